@@ -1,0 +1,28 @@
+"""Model zoo. Importing this package registers every family with the registry."""
+
+from exercise_rec.models.registry import (
+    ModelCard,
+    ModelEntry,
+    build_model,
+    get_entry,
+    list_models,
+    model_card,
+    register_model,
+)
+from exercise_rec.models.weights import LoadReport, WeightsError, load_weights
+
+# Family modules register their builders on import; keep them after the registry import.
+from exercise_rec.models import i3d, mobilenet_v2_3d, mobilenet_v4, resnet3d, torchvision_video  # noqa: E402,F401
+
+__all__ = [
+    "LoadReport",
+    "ModelCard",
+    "ModelEntry",
+    "WeightsError",
+    "build_model",
+    "get_entry",
+    "list_models",
+    "load_weights",
+    "model_card",
+    "register_model",
+]
