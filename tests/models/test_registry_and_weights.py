@@ -17,75 +17,47 @@ from exercise_rec.models import (
     model_card,
     register_model,
 )
-from exercise_rec.models import registry
+from tests.conftest import TinyNet as _Tiny
 
 
-class _Tiny(nn.Module):
-    def __init__(self, num_classes: int, width: int = 4) -> None:
-        super().__init__()
-        self.conv = nn.Conv3d(3, width, 3, padding=1)
-        self.bn = nn.BatchNorm3d(width)
-        self.fc = nn.Linear(width, num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.conv(x)).mean(dim=(2, 3, 4))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.forward_features(x))
-
-
-@pytest.fixture
-def tiny_name():
-    name = "_test_tiny"
-
-    @register_model(name, default_input=(3, 4, 8, 8), cam_layers=("conv",))
-    def _build(num_classes: int, width: int = 4) -> nn.Module:
-        """Tiny test model."""
-        return _Tiny(num_classes, width)
-
-    yield name
-    registry._REGISTRY.pop(name)
-    registry._card.cache_clear()
-
-
-def test_unknown_model_lists_valid_names(tiny_name):
+def test_unknown_model_lists_valid_names(tiny_model):
     with pytest.raises(ValueError, match="valid models:.*_test_tiny"):
         build_model("no_such_model", 3)
 
 
-def test_unknown_kwarg_lists_valid_ones(tiny_name):
+def test_unknown_kwarg_lists_valid_ones(tiny_model):
     with pytest.raises(ValueError, match=r"widht.*valid: width"):
-        build_model(tiny_name, 3, widht=8)
+        build_model(tiny_model, 3, widht=8)
 
 
-def test_bad_num_classes(tiny_name):
+def test_bad_num_classes(tiny_model):
     with pytest.raises(ValueError, match="num_classes"):
-        build_model(tiny_name, 0)
+        build_model(tiny_model, 0)
 
 
-def test_model_card_counts_params_and_flops(tiny_name):
-    card = model_card(tiny_name, num_classes=5, width=4)
+def test_model_card_counts_params_and_flops(tiny_model):
+    card = model_card(tiny_model, num_classes=5, width=4)
     assert card.params == sum(p.numel() for p in _Tiny(5, 4).parameters())
     # conv MACs: out voxels (4*8*8) * out channels 4 * (3*27) -> 2 FLOPs each; plus the linear.
     conv_flops = 2 * (4 * 8 * 8) * 4 * (3 * 27)
     assert card.flops >= conv_flops
     assert card.default_input == (3, 4, 8, 8) and card.cam_layers == ("conv",)
-    assert tiny_name in list_models()
+    assert tiny_model in list_models()
 
 
-def test_duplicate_registration_refused(tiny_name):
+def test_duplicate_registration_refused(tiny_model):
     with pytest.raises(ValueError, match="twice"):
-        register_model(tiny_name)(lambda num_classes: _Tiny(num_classes))
+        register_model(tiny_model)(lambda num_classes: _Tiny(num_classes))
 
 
-def test_round_trip_through_file_with_wrappers(tmp_path, tiny_name):
-    src = build_model(tiny_name, 3)
+def test_round_trip_through_file_with_wrappers(tmp_path, tiny_model):
+    src = build_model(tiny_model, 3)
     src.bn.running_mean.fill_(0.5)
     wrapped = {"state_dict": OrderedDict(("module." + k, v) for k, v in src.state_dict().items()),
                "epoch": 3}
     path = tmp_path / "ckpt.pth"
     torch.save(wrapped, path)
-    dst = build_model(tiny_name, 3)
+    dst = build_model(tiny_model, 3)
     report = load_weights(dst, path)
     assert report.ok and len(report.loaded) == len(src.state_dict())
     x = torch.randn(2, 3, 4, 8, 8)
@@ -93,11 +65,11 @@ def test_round_trip_through_file_with_wrappers(tmp_path, tiny_name):
     torch.testing.assert_close(dst(x), src(x))
 
 
-def test_strict_mismatch_names_keys_and_shapes(tiny_name):
-    state = build_model(tiny_name, 5).state_dict()
+def test_strict_mismatch_names_keys_and_shapes(tiny_model):
+    state = build_model(tiny_model, 5).state_dict()
     state["extra.weight"] = torch.zeros(1)
     del state["conv.bias"]
-    model = build_model(tiny_name, 3)
+    model = build_model(tiny_model, 3)
     before = model.fc.weight.clone()
     with pytest.raises(WeightsError) as info:
         load_weights(model, state)
@@ -108,18 +80,18 @@ def test_strict_mismatch_names_keys_and_shapes(tiny_name):
     torch.testing.assert_close(model.fc.weight, before)  # nothing half-loaded
 
 
-def test_non_strict_loads_what_fits(tiny_name):
-    src = build_model(tiny_name, 5)
-    dst = build_model(tiny_name, 3)
+def test_non_strict_loads_what_fits(tiny_model):
+    src = build_model(tiny_model, 5)
+    dst = build_model(tiny_model, 3)
     report = load_weights(dst, src.state_dict(), strict=False)
     assert {k for k, _, _ in report.mismatched} == {"fc.weight", "fc.bias"}
     torch.testing.assert_close(dst.conv.weight, src.conv.weight)
 
 
-def test_missing_num_batches_tracked_is_tolerated(tiny_name):
-    state = {k: v for k, v in build_model(tiny_name, 3).state_dict().items()
+def test_missing_num_batches_tracked_is_tolerated(tiny_model):
+    state = {k: v for k, v in build_model(tiny_model, 3).state_dict().items()
              if not k.endswith("num_batches_tracked")}
-    assert load_weights(build_model(tiny_name, 3), state).ok
+    assert load_weights(build_model(tiny_model, 3), state).ok
 
 
 class _Evil:
@@ -127,33 +99,33 @@ class _Evil:
         return (exec, ("import pathlib; pathlib.Path('PWNED').write_text('x')",))
 
 
-def test_pickled_code_is_refused_without_running(tmp_path, monkeypatch, tiny_name):
+def test_pickled_code_is_refused_without_running(tmp_path, monkeypatch, tiny_model):
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:
         pickle.dump({"state_dict": {}, "payload": _Evil()}, f, protocol=2)
     with pytest.raises(WeightsError, match="refused.*nothing was executed"):
-        load_weights(build_model(tiny_name, 3), path)
+        load_weights(build_model(tiny_model, 3), path)
     assert not (tmp_path / "PWNED").exists()
 
 
 @pytest.mark.parametrize("content, reason", [(b"", "empty"), (b"not a checkpoint at all", "corrupt")])
-def test_unreadable_files(tmp_path, tiny_name, content, reason):
+def test_unreadable_files(tmp_path, tiny_model, content, reason):
     path = tmp_path / "bad.pth"
     path.write_bytes(content)
     with pytest.raises(WeightsError, match=reason):
-        load_weights(build_model(tiny_name, 3), path)
+        load_weights(build_model(tiny_model, 3), path)
 
 
-def test_truncated_checkpoint(tmp_path, tiny_name):
+def test_truncated_checkpoint(tmp_path, tiny_model):
     path = tmp_path / "full.pth"
-    torch.save(build_model(tiny_name, 3).state_dict(), path)
+    torch.save(build_model(tiny_model, 3).state_dict(), path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(WeightsError, match=str(path.name)):
-        load_weights(build_model(tiny_name, 3), path)
+        load_weights(build_model(tiny_model, 3), path)
 
 
-def test_missing_file(tmp_path, tiny_name):
+def test_missing_file(tmp_path, tiny_model):
     with pytest.raises(WeightsError, match="no such checkpoint"):
-        load_weights(build_model(tiny_name, 3), tmp_path / "nope.pth")
+        load_weights(build_model(tiny_model, 3), tmp_path / "nope.pth")

@@ -1,0 +1,1 @@
+"""Training: Lightning module, CLI and the deployable checkpoint format."""
