@@ -12,7 +12,6 @@ same function, and read each other's state dicts.
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,8 +21,6 @@ from torch import Tensor, nn
 
 from exercise_rec.models.registry import register_model
 from exercise_rec.models.weights import StateDict
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "STAGE_BLOCKS",
@@ -456,6 +453,23 @@ class MultiViewResNet3D(nn.Module):
 
     def forward(self, inputs: Mapping[str, Tensor] | Tensor) -> Tensor:
         return self.head(self.feature_map(inputs))
+
+    def remap_state_dict(self, state_dict: StateDict) -> StateDict:
+        """Our own keys pass unchanged; a single-view checkpoint (``resnet3d`` in either layout, or
+        pytorchvideo's ``slow_r50``) is copied into every view's stem+body, so that
+        ``load_weights(model, slow_r50_file, strict=False)`` starts all views from Kinetics weights
+        and reports only the fusion block (and a head of another size) as not loaded."""
+        remapped: StateDict = {}
+        for key, tensor in state_dict.items():
+            if key.startswith(("backbones.", "fusion.")):
+                remapped[key] = tensor
+                continue
+            key = _translate_key(key, "separable")
+            if key.startswith(("stem.", "body.")):
+                remapped.update({f"backbones.{view}.{key}": tensor for view in self.views})
+            else:
+                remapped[key] = tensor
+        return remapped
 
 
 @register_model(

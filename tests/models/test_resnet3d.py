@@ -74,8 +74,10 @@ def _pytorchvideo_forward(sd: dict[str, Tensor], x: Tensor) -> Tensor:
             p = f"blocks.{stage}.res_blocks.{block}."
             s = (1, spatial_stride, spatial_stride) if block == 0 else (1, 1, 1)
             kt = sd[p + "branch2.conv_a.weight"].shape[2]
-            y = F.relu(bn(F.conv3d(x, sd[p + "branch2.conv_a.weight"], padding=(kt // 2, 0, 0)), p + "branch2.norm_a"))
-            y = F.relu(bn(F.conv3d(y, sd[p + "branch2.conv_b.weight"], stride=s, padding=(0, 1, 1)), p + "branch2.norm_b"))
+            y = F.conv3d(x, sd[p + "branch2.conv_a.weight"], padding=(kt // 2, 0, 0))
+            y = F.relu(bn(y, p + "branch2.norm_a"))
+            y = F.conv3d(y, sd[p + "branch2.conv_b.weight"], stride=s, padding=(0, 1, 1))
+            y = F.relu(bn(y, p + "branch2.norm_b"))
             y = bn(F.conv3d(y, sd[p + "branch2.conv_c.weight"]), p + "branch2.norm_c")
             if p + "branch1_conv.weight" in sd:
                 x = bn(F.conv3d(x, sd[p + "branch1_conv.weight"], stride=s), p + "branch1_norm")
@@ -90,7 +92,8 @@ def test_default_is_slow_r50_geometry_with_its_parameter_count():
     assert _reference_layout()["num_parameters"] == SLOW_R50_PARAMS_400
     stem = model.get_stem()
     assert stem.conv.kernel_size == (1, 7, 7) and stem.conv.stride == (1, 2, 2) and stem.conv.padding == (0, 3, 3)
-    assert stem.pool.kernel_size == (1, 3, 3) and stem.pool.stride == (1, 2, 2) and tuple(stem.pool.padding) == (0, 1, 1)
+    assert stem.pool.kernel_size == (1, 3, 3) and stem.pool.stride == (1, 2, 2)
+    assert tuple(stem.pool.padding) == (0, 1, 1)
     body = model.get_body()
     assert [len(stage) for stage in body] == [3, 4, 6, 3]
     # temporal kernels only in res4/res5; the spatial stride sits on conv_b of each stage's first block
@@ -292,6 +295,22 @@ def test_multiview_stacked_input_equals_dict_and_views_matter():
         torch.testing.assert_close(model(stacked), out, rtol=0, atol=0)
         swapped = model({"a": views["b"], "b": views["a"], "c": views["c"]})
     assert not torch.allclose(swapped, out)
+
+
+def test_multiview_starts_every_view_from_a_single_view_checkpoint():
+    single = _randomize(build_model("resnet3d", 3, width=4, use_separable=False))
+    model = build_model("multiview_resnet3d", 3, width=4).eval()
+    report = load_weights(model, single.state_dict(), strict=False)
+    assert report.unexpected == [] and report.mismatched == []
+    fusion = [k for k in model.state_dict() if k.startswith("fusion.") and not k.endswith("num_batches_tracked")]
+    assert sorted(report.missing) == sorted(fusion)
+    assert torch.equal(model.head.proj.weight, single.fc.weight)
+    x = torch.randn(2, 3, 2, 32, 32)
+    with torch.no_grad():
+        for name in ("front", "side"):
+            torch.testing.assert_close(model.backbones[name](x), single.feature_map(x), rtol=0, atol=0)
+    own = model.state_dict()  # its own keys round-trip unchanged
+    assert load_weights(build_model("multiview_resnet3d", 3, width=4), own).ok
 
 
 def test_multiview_input_errors_are_named():

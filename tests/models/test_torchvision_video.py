@@ -19,7 +19,11 @@ from exercise_rec.models.torchvision_video import (
 )
 
 # torchvision's published KINETICS400_V1 file names
-HUB_FILES = {"r3d_18": "r3d_18-b3b3357e.pth", "mc3_18": "mc3_18-a90a0ba3.pth", "r2plus1d_18": "r2plus1d_18-91a641e6.pth"}
+HUB_FILES = {
+    "r3d_18": "r3d_18-b3b3357e.pth",
+    "mc3_18": "mc3_18-a90a0ba3.pth",
+    "r2plus1d_18": "r2plus1d_18-91a641e6.pth",
+}
 
 
 @pytest.fixture(autouse=True)
