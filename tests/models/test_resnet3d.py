@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from exercise_rec.models import WeightsError, build_model, load_weights, model_card
+from exercise_rec.models import WeightsError, build_model, get_entry, load_weights, model_card
 from exercise_rec.models.resnet3d import ResNet3DConfigError, VideoInputError
 
 LAYOUT_FILE = Path(__file__).parent / "reference_layouts" / "pytorchvideo_slow_r50.json"
@@ -261,6 +261,13 @@ def test_model_card_at_default_input():
     # the stem conv alone: 16x112x112 outputs x 4 channels x (3*1*7*7) MACs
     assert card.flops > 2 * 16 * 112 * 112 * 4 * 147
     assert card.cam_layers[-1] == "body.layer4"
+
+
+@pytest.mark.parametrize("name", ["resnet3d", "multiview_resnet3d"])
+def test_suggested_cam_layers_exist(name):
+    model = build_model(name, 3, width=4)
+    for layer in get_entry(name).cam_layers:
+        assert isinstance(model.get_submodule(layer), nn.Module), layer
 
 
 # ----- multiview_resnet3d -----------------------------------------------------------------------

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models import WeightsEnum, get_model_builder
 
-from exercise_rec.models import WeightsError, build_model, load_weights
+from exercise_rec.models import WeightsError, build_model, get_entry, load_weights
 from exercise_rec.models.torchvision_video import (
     ARCHS,
     PretrainedWeightsNotFoundError,
@@ -70,6 +70,8 @@ def test_shapes_per_arch(arch):
         assert model.forward_features(x).shape == (2, 512)
     assert model.fc.out_features == 17
     assert hub_cache_path(arch).name == HUB_FILES[arch]
+    for layer in get_entry("pretrained_resnet").cam_layers:
+        model.get_submodule(layer)
 
 
 def test_default_arch_is_r3d_18_and_matches_torchvision_parameter_count():
