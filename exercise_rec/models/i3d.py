@@ -80,6 +80,15 @@ def pad_same(x: Tensor, kernel: Triple, stride: Triple) -> Tensor:
     return F.pad(x, pads) if any(pads) else x
 
 
+def _split_padding(kernel: Triple, stride: Triple) -> tuple[Triple, Triple]:
+    """``(conv padding, run-time kernel)``: axes with stride 1 and an odd kernel get their SAME
+    padding ``(k - 1) / 2`` from the conv itself and a 1-wide window (no padding) at run time."""
+    fixed = [s == 1 and k % 2 == 1 for k, s in zip(kernel, stride)]
+    conv_t, conv_h, conv_w = ((k - 1) // 2 if f else 0 for k, f in zip(kernel, fixed))
+    run_t, run_h, run_w = (1 if f else k for k, f in zip(kernel, fixed))
+    return (conv_t, conv_h, conv_w), (run_t, run_h, run_w)
+
+
 class Unit3D(nn.Module):
     """Conv3d + BatchNorm + ReLU with "SAME" padding; with ``norm_act=False`` a biased conv alone
     (the classifier).
@@ -98,26 +107,16 @@ class Unit3D(nn.Module):
         norm_act: bool = True,
     ) -> None:
         super().__init__()
-        fixed = tuple(s == 1 and k % 2 == 1 for k, s in zip(kernel, stride))
         self.stride = stride
-        # Axes padded in the conv act as 1-wide windows for the run-time padding.
-        self._runtime_kernel: Triple = tuple(1 if f else k for k, f in zip(kernel, fixed))  # type: ignore[assignment]
-        self.conv3d = nn.Conv3d(
-            in_channels,
-            out_channels,
-            kernel,
-            stride,
-            padding=tuple((k - 1) // 2 if f else 0 for k, f in zip(kernel, fixed)),
-            bias=not norm_act,
+        conv_padding, self._runtime_kernel = _split_padding(kernel, stride)
+        self.conv3d = nn.Conv3d(in_channels, out_channels, kernel, stride, conv_padding, bias=not norm_act)
+        self.bn: nn.BatchNorm3d | None = (
+            nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01) if norm_act else None
         )
-        self.bn = nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01) if norm_act else None
-        self.act = nn.ReLU() if norm_act else None
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.conv3d(pad_same(x, self._runtime_kernel, self.stride))
-        if self.bn is not None:
-            x = self.act(self.bn(x))
-        return x
+        return x if self.bn is None else F.relu(self.bn(x))
 
 
 class MaxPool3dSamePadding(nn.MaxPool3d):
@@ -273,7 +272,8 @@ class I3D(nn.Module):
         ``extract_features`` computes before its average pool)."""
         if not isinstance(x, Tensor) or x.ndim != 5 or x.shape[1] != self.config.in_channels:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise I3DInputError(f"expected a [B, {self.config.in_channels}, T, H, W] clip tensor, got {shape}")
+            channels = self.config.in_channels
+            raise I3DInputError(f"expected a [B, {channels}, T, H, W] clip tensor, got {shape}")
         for name in self._endpoints:
             x = self._modules[name](x)
         return x
