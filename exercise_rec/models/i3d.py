@@ -42,6 +42,7 @@ __all__ = [
     "I3DInputError",
     "InceptionModule",
     "InceptionSpec",
+    "MIXED_NAMES",
     "MaxPool3dSamePadding",
     "Unit3D",
     "i3d",
