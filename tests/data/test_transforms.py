@@ -22,7 +22,7 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _moving_dot_clip(frames: int = 6, height: int = 60, width: int = 80) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+def _moving_dot_clip(frames: int = 6, height: int = 60, width: int = 80) -> tuple[torch.Tensor, list]:
     """A white 5x5 square crossing a black frame; returns the clip and each frame's dot centre (x, y)."""
     clip = torch.zeros(frames, height, width, 3, dtype=torch.uint8)
     centres = []

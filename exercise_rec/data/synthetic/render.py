@@ -1,0 +1,306 @@
+"""Drawing: appearance, background, camera placement, the figure as shaded thick limbs, degradation.
+
+Everything random here is drawn once per video from its own generator (appearance, room,
+camera, noise level), so a video is a function of its seed. OpenCV anti-aliased drawing with
+sub-pixel coordinates (``shift``) keeps slow motion smooth instead of jumping pixel to pixel.
+The person mask is drawn with the same primitives (outline included, no anti-aliasing), so it
+covers every pixel the figure changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from exercise_rec.data.synthetic.figure import JOINT, Body
+
+_SHIFT = 4  # OpenCV fixed-point bits for sub-pixel drawing
+SHADOW_STRENGTH = 0.2  # at most this fraction of brightness is taken away under the figure
+_ONE = 1 << _SHIFT
+_SKIN = np.array([(255, 224, 196), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36), (90, 56, 37)])
+
+# (joint a, joint b, width relative to Body.limb_width, colour slot)
+_LIMBS = (
+    ("shoulder", "elbow", 1.0, "upper_arm"),
+    ("elbow", "wrist", 0.85, "forearm"),
+    ("hip", "knee", 1.35, "thigh"),
+    ("knee", "ankle", 1.05, "shin"),
+    ("ankle", "toe", 0.75, "shoe"),
+)
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """Colours (RGB) of skin, hair and clothes, and the outline darkness."""
+
+    skin: tuple[int, int, int]
+    hair: tuple[int, int, int]
+    shirt: tuple[int, int, int]
+    pants: tuple[int, int, int]
+    shoes: tuple[int, int, int]
+    long_sleeves: bool
+    shorts: bool
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> Appearance:
+        skin = _SKIN[rng.integers(len(_SKIN))] * rng.uniform(0.9, 1.05) + rng.normal(0, 6, 3)
+        hair = rng.choice([(20, 15, 10), (60, 40, 20), (110, 70, 30), (200, 170, 110), (140, 140, 140)])
+        return cls(
+            skin=_rgb(skin),
+            hair=_rgb(np.asarray(hair) + rng.normal(0, 8, 3)),
+            shirt=_rgb(_random_colour(rng, saturation=(0.2, 0.9), value=(0.35, 0.95))),
+            pants=_rgb(_random_colour(rng, saturation=(0.0, 0.6), value=(0.12, 0.6))),
+            shoes=_rgb(_random_colour(rng, saturation=(0.0, 0.5), value=(0.1, 0.95))),
+            long_sleeves=bool(rng.random() < 0.4),
+            shorts=bool(rng.random() < 0.4),
+        )
+
+    def colour(self, slot: str) -> tuple[int, int, int]:
+        return {
+            "upper_arm": self.shirt,
+            "forearm": self.shirt if self.long_sleeves else self.skin,
+            "thigh": self.pants,
+            "shin": self.skin if self.shorts else self.pants,
+            "shoe": self.shoes,
+            "hand": self.skin,
+        }[slot]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Where the (orthographic) camera puts the figure: image roll, pixels per body unit, placement."""
+
+    roll: float
+    scale: float
+    origin: tuple[float, float]  # image (u, v) of world x = 0 on the floor
+
+
+def _rgb(value: np.ndarray) -> tuple[int, int, int]:
+    r, g, b = np.clip(np.asarray(value, dtype=float), 0, 255).round().astype(int)
+    return (int(r), int(g), int(b))
+
+
+def _random_colour(rng: np.random.Generator, saturation: tuple[float, float], value: tuple[float, float]) -> np.ndarray:
+    hsv = np.array([[[rng.uniform(0, 180), rng.uniform(*saturation) * 255, rng.uniform(*value) * 255]]], np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(float)
+
+
+def _shade(colour: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
+    return _rgb(np.asarray(colour, dtype=float) * factor)
+
+
+def rotate_view(joints: np.ndarray, elevation: float) -> tuple[np.ndarray, np.ndarray]:
+    """World joints [T, J, 3] -> screen-plane coordinates [T, J, 2] (x right, y up) and depth [T, J]."""
+    e = np.radians(elevation)
+    x, y, z = joints[..., 0], joints[..., 1], joints[..., 2]
+    return np.stack([x, y * np.cos(e) - z * np.sin(e)], -1), z * np.cos(e) + y * np.sin(e)
+
+
+def place_camera(plane: np.ndarray, body: Body, width: int, height: int, rng: np.random.Generator) -> Camera:
+    """Random scale and position that keep the figure in the frame in every frame.
+
+    The scale comes from the largest single-frame extent (so walking across does not shrink the
+    person); the position from the extent over the whole clip when that fits, else centred.
+    """
+    pad = 2.5 * body.limb_width + body.head_radius
+    low, high = plane.min(axis=1) - pad, plane.max(axis=1) + pad  # [T, 2]
+    frame_extent = (high - low).max(axis=0)
+    scale = rng.uniform(0.6, 0.9) * min(width / frame_extent[0], height / frame_extent[1])
+    lo_all, hi_all = low.min(axis=0) * scale, high.max(axis=0) * scale
+    spare_u = width - (hi_all[0] - lo_all[0])
+    u0 = (rng.uniform(0, spare_u) if spare_u > 0 else spare_u / 2) - lo_all[0]
+    spare_v = height - (hi_all[1] - lo_all[1])
+    v0 = height - (rng.uniform(0, max(spare_v, 0)) + min(spare_v, 0) / 2) + lo_all[1]
+    return Camera(roll=rng.uniform(-4, 4), scale=scale, origin=(u0, v0))
+
+
+def to_image(plane: np.ndarray, camera: Camera, width: int, height: int) -> np.ndarray:
+    """Screen-plane body units [T, J, 2] -> pixel coordinates [T, J, 2] (with the camera roll)."""
+    u = camera.origin[0] + camera.scale * plane[..., 0]
+    v = camera.origin[1] - camera.scale * plane[..., 1]
+    roll = cv2.getRotationMatrix2D((width / 2, height / 2), camera.roll, 1.0)
+    points = np.stack([u, v, np.ones_like(u)], -1)
+    return points @ roll.T
+
+
+def make_background(
+    rng: np.random.Generator, width: int, height: int, floor: tuple[float, float], roll: float
+) -> np.ndarray:
+    """A room: wall gradient with low-frequency texture, a floor with boards, clutter, an exercise mat.
+
+    ``floor`` is the image point (u, v) where the figure stands (before ``roll``); the horizon goes
+    above it and the mat, when there is one, under it.
+    """
+    floor_u, floor_v = floor
+    ys = np.linspace(0, 1, height)[:, None, None]
+    wall_top = _random_colour(rng, saturation=(0.0, 0.35), value=(0.45, 0.95))
+    wall_bottom = wall_top * rng.uniform(0.7, 1.1)
+    image = wall_top * (1 - ys) + wall_bottom * ys + np.zeros((1, width, 1))
+    texture = cv2.resize(rng.normal(0, 1, (6, 8)), (width, height), interpolation=cv2.INTER_CUBIC)
+    image += texture[..., None] * rng.uniform(3, 15) * rng.uniform(0.8, 1.2, 3)  # blotches, not rainbows
+    horizon = int(np.clip(floor_v - rng.uniform(0.06, 0.25) * height, height * 0.25, height - 2))
+    floor = _random_colour(rng, saturation=(0.1, 0.6), value=(0.25, 0.75))
+    depth = np.linspace(0.75, 1.1, height - horizon)[:, None, None]
+    image[horizon:] = floor * depth
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    board = _rgb(floor * 0.75)
+    for k in range(int(rng.integers(0, 9))):  # floor boards converging to a vanishing point
+        x_far = width * (k + 0.5) / 8
+        x_near = width / 2 + (x_far - width / 2) * 3
+        cv2.line(image, (int(x_far), horizon), (int(x_near), height), board, 1, cv2.LINE_AA)
+    cv2.line(image, (0, horizon), (width, horizon), _rgb(floor * 0.5), max(1, height // 80), cv2.LINE_AA)
+    for _ in range(int(rng.integers(0, 5))):  # wall clutter: doors, windows, posters, shelves, clocks
+        colour = _rgb(_random_colour(rng, saturation=(0.0, 0.8), value=(0.2, 1.0)))
+        w, h = rng.uniform(0.05, 0.3) * width, rng.uniform(0.05, 0.4) * height
+        x, y = rng.uniform(-0.1, 1.0) * width, rng.uniform(0.0, 0.9) * horizon
+        if rng.random() < 0.75:
+            cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(min(y + h, horizon))), colour, -1, cv2.LINE_AA)
+            cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(min(y + h, horizon))), _shade(colour, 0.6), 1)
+        else:
+            cv2.circle(image, (int(x), int(y)), int(min(w, h) / 2), colour, -1, cv2.LINE_AA)
+    if rng.random() < 0.5:  # an exercise mat on the floor
+        centre = (int(floor_u + rng.normal(0, 0.03) * width), int(floor_v + rng.uniform(0.0, 0.03) * height))
+        axes = (int(rng.uniform(0.25, 0.45) * width), int(rng.uniform(0.03, 0.07) * height))
+        mat = _rgb(_random_colour(rng, saturation=(0.3, 0.9), value=(0.3, 0.8)))
+        cv2.ellipse(image, centre, axes, 0, 0, 360, mat, -1, cv2.LINE_AA)
+    image = cv2.GaussianBlur(image, (0, 0), 0.6)
+    roll_m = cv2.getRotationMatrix2D((width / 2, height / 2), roll, 1.0)
+    return cv2.warpAffine(image, roll_m, (width, height), borderMode=cv2.BORDER_REFLECT)
+
+
+def draw_shadow(image: np.ndarray, uv: np.ndarray, floor_v: float, scale: float) -> None:
+    """Darken a soft ellipse on the floor (at image row ``floor_v``) under the figure's joints ``uv``.
+
+    Deliberately outside the person mask: a shadow is not the person.
+    """
+    u_lo, u_hi = uv[:, 0].min(), uv[:, 0].max()
+    rx, ry = (u_hi - u_lo) / 2 + 0.05 * scale, 0.025 * scale
+    x0, x1 = int(max(0, u_lo - 0.06 * scale)), int(min(image.shape[1], u_hi + 0.06 * scale + 1))
+    y0, y1 = int(max(0, floor_v - ry - 1)), int(min(image.shape[0], floor_v + ry + 2))
+    if x1 <= x0 or y1 <= y0:
+        return
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    r = ((xs - (u_lo + u_hi) / 2) / max(rx, 1.0)) ** 2 + ((ys - floor_v) / max(ry, 1.0)) ** 2
+    keep = 1 - SHADOW_STRENGTH * np.clip(1 - r, 0, 1)
+    image[y0:y1, x0:x1] = (image[y0:y1, x0:x1] * keep[..., None]).astype(np.uint8)
+
+
+def _pt(p: np.ndarray) -> tuple[int, int]:
+    return (int(round(p[0] * _ONE)), int(round(p[1] * _ONE)))
+
+
+class FigurePainter:
+    """Draws one frame of the figure (and its mask) from pixel joints and per-joint depth."""
+
+    def __init__(self, body: Body, appearance: Appearance, scale: float) -> None:
+        self.body = body
+        self.look = appearance
+        self.width = max(2.0, body.limb_width * scale)
+        self.outline = max(1, int(round(self.width * 0.12)))
+        self.head_radius = body.head_radius * scale
+        self.torso_width = max(2, int(round(body.torso_depth * scale)))
+
+    def draw(self, image: np.ndarray, mask: np.ndarray, uv: np.ndarray, depth: np.ndarray, forward: np.ndarray) -> None:
+        """Paint far parts first; ``forward`` is the chest direction on screen (for the face)."""
+        torso_depth = depth[[JOINT["neck"], JOINT["pelvis"]]].mean()
+        parts: list[tuple[float, tuple]] = [(torso_depth, ("torso",)), (depth[JOINT["head"]] + 1e-3, ("head",))]
+        for side in ("l", "r"):
+            for a, b, rel, slot in _LIMBS:
+                ja, jb = JOINT[f"{side}_{a}"], JOINT[f"{side}_{b}"]
+                parts.append(((depth[ja] + depth[jb]) / 2, ("limb", ja, jb, rel, slot)))
+        for limb_depth, part in sorted(parts, key=lambda item: item[0]):
+            far = 0.82 if part[0] == "limb" and limb_depth < torso_depth - 0.02 else 1.0
+            if part[0] == "torso":
+                self._torso(image, mask, uv)
+            elif part[0] == "head":
+                self._head(image, mask, uv, forward)
+            else:
+                _, ja, jb, rel, slot = part
+                self._limb(image, mask, uv[ja], uv[jb], self.width * rel, _shade(self.look.colour(slot), far))
+                if slot == "forearm":
+                    self._blob(image, mask, uv[jb], self.width * 0.55, _shade(self.look.skin, far))
+
+    def _limb(self, image: np.ndarray, mask: np.ndarray, p: np.ndarray, q: np.ndarray, width: float, colour) -> None:
+        w = max(1, int(round(width)))
+        a, b = _pt(p), _pt(q)
+        cv2.line(image, a, b, _shade(colour, 0.55), w + 2 * self.outline, cv2.LINE_AA, _SHIFT)
+        cv2.line(image, a, b, colour, w, cv2.LINE_AA, _SHIFT)
+        light = np.array([-0.25, -0.25]) * width
+        cv2.line(image, _pt(p + light), _pt(q + light), _shade(colour, 1.25), max(1, w // 3), cv2.LINE_AA, _SHIFT)
+        cv2.line(mask, a, b, 1, w + 2 * self.outline, cv2.LINE_8, _SHIFT)
+
+    def _blob(self, image: np.ndarray, mask: np.ndarray, centre: np.ndarray, radius: float, colour) -> None:
+        r = int(round(radius * _ONE))
+        cv2.circle(image, _pt(centre), r + self.outline * _ONE, _shade(colour, 0.55), -1, cv2.LINE_AA, _SHIFT)
+        cv2.circle(image, _pt(centre), r, colour, -1, cv2.LINE_AA, _SHIFT)
+        cv2.circle(mask, _pt(centre), r + self.outline * _ONE, 1, -1, cv2.LINE_8, _SHIFT)
+
+    def _torso(self, image: np.ndarray, mask: np.ndarray, uv: np.ndarray) -> None:
+        corners = uv[[JOINT["r_shoulder"], JOINT["l_shoulder"], JOINT["l_hip"], JOINT["r_hip"]]]
+        hull = cv2.convexHull(np.round(corners * _ONE).astype(np.int32))
+        shirt, pants = self.look.shirt, self.look.pants
+        neck, pelvis = uv[JOINT["neck"]], uv[JOINT["pelvis"]]
+        waist = pelvis + (neck - pelvis) * 0.15
+        edge = 2 * self.outline
+        for target, colour, grow in ((image, _shade(shirt, 0.55), edge), (image, shirt, 0), (mask, 1, edge)):
+            line = cv2.LINE_8 if target is mask else cv2.LINE_AA
+            cv2.fillConvexPoly(target, hull, colour, line, _SHIFT)
+            if grow:
+                cv2.polylines(target, [hull], True, colour, grow, line, _SHIFT)
+            cv2.line(target, _pt(neck), _pt(pelvis), colour, self.torso_width + grow, line, _SHIFT)
+        hips = uv[[JOINT["r_hip"], JOINT["l_hip"]]]
+        cv2.line(image, _pt(hips[0]), _pt(hips[1]), pants, int(self.width * 1.3), cv2.LINE_AA, _SHIFT)
+        cv2.line(image, _pt(waist), _pt(pelvis), pants, self.torso_width, cv2.LINE_AA, _SHIFT)
+        cv2.line(mask, _pt(hips[0]), _pt(hips[1]), 1, int(self.width * 1.3), cv2.LINE_8, _SHIFT)
+        neck_top = neck + (uv[JOINT["head"]] - neck) * 0.5
+        self._limb(image, mask, neck, neck_top, self.width * 0.8, self.look.skin)
+
+    def _head(self, image: np.ndarray, mask: np.ndarray, uv: np.ndarray, forward: np.ndarray) -> None:
+        centre = uv[JOINT["head"]]
+        r = self.head_radius
+        hair_centre = centre - forward * 0.3 * r + np.array([0.0, -0.12 * r])
+        self._blob(image, mask, hair_centre, r * 0.95, self.look.hair)
+        self._blob(image, mask, centre, r, self.look.skin)
+        if np.linalg.norm(forward) > 0.3:  # nose and eye on the side the figure faces
+            nose = _pt(centre + forward * 0.75 * r)
+            cv2.circle(image, nose, int(r * 0.25 * _ONE), _shade(self.look.skin, 0.8), -1, cv2.LINE_AA, _SHIFT)
+            eye = centre + forward * 0.45 * r + np.array([0.0, -0.2 * r])
+            cv2.circle(image, _pt(eye), int(max(1.0, r * 0.12) * _ONE), (30, 25, 20), -1, cv2.LINE_AA, _SHIFT)
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """Per-video camera imperfections: exposure curve, blur, sensor noise."""
+
+    gain: float
+    gamma: float
+    blur_sigma: float
+    noise: int  # half-range of the uniform per-pixel noise, in grey levels
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> Degradation:
+        return cls(
+            gain=rng.uniform(0.85, 1.15),
+            gamma=rng.uniform(0.85, 1.2),
+            blur_sigma=float(rng.uniform(0.4, 1.3)) if rng.random() < 0.6 else 0.0,
+            noise=int(rng.integers(0, 9)),
+        )
+
+    def lut(self) -> np.ndarray:
+        levels = np.arange(256) / 255.0
+        return np.clip(255 * self.gain * levels**self.gamma, 0, 255).round().astype(np.uint8)
+
+    def optics(self, frame: np.ndarray, lut: np.ndarray) -> np.ndarray:
+        """The deterministic part: exposure curve and lens blur."""
+        out = cv2.LUT(frame, lut)
+        return cv2.GaussianBlur(out, (0, 0), self.blur_sigma) if self.blur_sigma > 0 else out
+
+    def apply(self, frame: np.ndarray, lut: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Optics, then fresh sensor noise for this frame."""
+        out = self.optics(frame, lut)
+        if self.noise:
+            noise = rng.integers(0, 2 * self.noise + 1, size=out.shape, dtype=np.uint8)
+            out = cv2.subtract(cv2.add(out, noise), (self.noise,) * 3 + (0,))
+        return out

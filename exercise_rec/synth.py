@@ -1,0 +1,101 @@
+"""``python -m exercise_rec.synth``: write a synthetic exercise-video dataset (a thin shell over the library).
+
+    python -m exercise_rec.synth --out data/synth --per-class 30 --seed 0
+    python -m exercise_rec.synth --out data/synth_long --long --count 6 --duration 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from tqdm import tqdm
+
+from exercise_rec.cli_common import USAGE_ERROR, run_cli
+from exercise_rec.data.synthetic import CLASS_NAMES, SynthConfig, generate_dataset, generate_long, prepare_output_dir
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one stderr line (the project's CLI contract)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(USAGE_ERROR)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}") from None
+    return width, height
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _classes(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CLASS_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown classes {unknown}; valid: {', '.join(CLASS_NAMES)}")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m exercise_rec.synth",
+        description="Render synthetic exercise videos (17 classes, no_exercise included) with per-frame "
+        "person masks and 2D joints. Clips: OUT/<class>/<class>_NNNN.mp4 + .npz and OUT/{train,val,test}.txt. "
+        "--long: OUT/videos/<id>.mp4 + .npz, OUT/labels/<id>.csv (frame,label) and OUT/split.csv.",
+    )
+    p.add_argument("--out", required=True, help="output folder (created; existing files are overwritten)")
+    p.add_argument("--per-class", type=_positive, default=30, help="clips per class (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="master seed: same seed, same dataset (default 0)")
+    p.add_argument("--classes", type=_classes, default=list(CLASS_NAMES), help="comma-separated subset of classes")
+    p.add_argument("--long", action="store_true", help="write untrimmed recordings with per-frame labels instead")
+    p.add_argument("--count", type=_positive, default=6, help="--long: number of recordings (default 6)")
+    p.add_argument(
+        "--duration", type=float, default=None, help="seconds per clip (default 3, +-15%%) or recording (default 40)"
+    )
+    p.add_argument("--size", type=_size, default=(320, 240), help="nominal frame size WIDTHxHEIGHT (default 320x240)")
+    p.add_argument("--fixed-size", action="store_true", help="every video exactly --size (no aspect/size variation)")
+    p.add_argument("--workers", type=_positive, default=None, help="worker processes (default: all cores)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def _run() -> int:
+        duration = args.duration if args.duration is not None else (40.0 if args.long else 3.0)
+        width, height = args.size
+        config = replace(
+            SynthConfig(), width=width, height=height, duration=duration, vary_resolution=not args.fixed_size
+        )
+        prepare_output_dir(args.out)  # a bad --out fails here, before the progress bar draws
+        total = args.count if args.long else args.per_class * len(args.classes)
+        with tqdm(total=total, unit="video", desc="synth") as bar:
+            if args.long:
+                root = generate_long(args.out, args.count, args.seed, config, args.workers, progress=bar.update)
+            else:
+                root = generate_dataset(
+                    args.out, args.per_class, args.seed, config, args.classes, args.workers, progress=bar.update
+                )
+        print(root)
+        return 0
+
+    return run_cli(_run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
