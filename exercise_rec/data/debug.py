@@ -57,11 +57,11 @@ def _fit_height(frames: np.ndarray, height: int) -> np.ndarray:
 
 
 def _label_frames(frames: np.ndarray, text: str) -> None:
-    scale = max(0.35, frames.shape[1] / 600)
+    scale = frames.shape[1] / 560  # about 0.45 at the 256-row minimum
+    origin = (4, int(26 * scale) + 4)
     for frame in frames:
         for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # outlined: readable on any colour
-            origin = (4, int(16 * scale + 4))
-            cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale * 0.6, colour, thickness, cv2.LINE_AA)
+            cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
 
 
 def side_by_side(before: torch.Tensor, after: torch.Tensor, params: AugParams, title: str = "") -> np.ndarray:
