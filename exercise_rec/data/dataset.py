@@ -1,0 +1,554 @@
+"""Datasets of exercise videos in the two layouts users have, and the Lightning DataModule over them.
+
+Layouts (chosen by what the folder holds):
+  * folder per class: ``ROOT/<class>/*.{mp4,avi,mov,mkv,webm}``; optional ``ROOT/{train,val,test}.txt``
+    (one path relative to ROOT per line), otherwise a deterministic stratified split by ``seed``;
+  * long recordings: ``ROOT/videos/<id>.<ext>`` with per-frame labels ``ROOT/labels/<id>.csv`` and
+    optional ``ROOT/split.csv`` (``id,split``). Clips are cut *inside* runs of equal labels, so a
+    clip never straddles a label change and takes the label of all its frames; runs shorter than
+    ``LongLayoutConfig.min_frames`` are skipped. The background label is a class like any other.
+
+Why unreadable files are skipped, not fatal: one corrupt phone upload must not end an epoch. The
+first failure is logged (file and reason), the file is flagged in a shared-memory tensor so every
+DataLoader worker and the main process skip it from then on, and :attr:`ExerciseVideoDataset.skipped`
+lists them for the trainer's report.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import logging
+import os
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from exercise_rec.data.transforms import AugmentConfig, ClipTransform, build_transforms
+from exercise_rec.data.video import Sampling, VideoError, read_clip
+
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "ClipItem",
+    "DatasetError",
+    "ExerciseVideoDataModule",
+    "ExerciseVideoDataset",
+    "LongLayoutConfig",
+    "SplitConfig",
+]
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+SPLITS = ("train", "val", "test")
+Split = Literal["train", "val", "test"]
+ClipFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+class DatasetError(ValueError):
+    """A dataset folder that cannot be used as asked; the message names the root and the problem."""
+
+    def __init__(self, root: Path, problem: str) -> None:
+        self.root = root
+        super().__init__(f"{root}: {problem}")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Fractions for the split made when the folder has no split files (at least 1 val and 1 test
+    video per class once a class has 3 or more, so small sets still validate every class)."""
+
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.val_fraction and 0 <= self.test_fraction and self.val_fraction + self.test_fraction < 1):
+            raise ValueError(f"need 0 <= val, test fractions and val + test < 1, got {self}")
+
+    def counts(self, n: int) -> tuple[int, int, int]:
+        """(train, val, test) sizes for a group of ``n``."""
+        val, test = round(n * self.val_fraction), round(n * self.test_fraction)
+        if n >= 3:
+            val, test = max(val, 1), max(test, 1)
+        elif n == 2:
+            val, test = 1, 0
+        else:
+            val, test = 0, 0
+        return n - val - test, val, test
+
+
+@dataclass(frozen=True)
+class LongLayoutConfig:
+    """How to read per-frame label CSVs and cut clips from long recordings.
+
+    ``frame_column``/``label_column`` are header names, or 0-based column numbers when
+    ``header=False``. A clip spans ``window`` frames (``read_clip`` samples ``clip_len`` of them),
+    windows step by ``stride`` inside each run of one label, the last one is aligned to the run's end,
+    and runs shorter than ``window`` give one clip of the whole run if it has ``min_frames`` or more.
+    """
+
+    frame_column: str | int = "frame"
+    label_column: str | int = "label"
+    header: bool = True
+    window: int = 64
+    stride: int = 32
+    min_frames: int = 8
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.min_frames <= self.window and self.stride >= 1):
+            raise ValueError(f"need 1 <= min_frames <= window and stride >= 1, got {self}")
+        if not self.header and not (isinstance(self.frame_column, int) and isinstance(self.label_column, int)):
+            raise ValueError("without a header, frame_column and label_column must be column numbers")
+
+
+@dataclass(frozen=True)
+class ClipItem:
+    """One sample: a file, its class index and, for long recordings, the frame range [start, stop)."""
+
+    path: Path
+    label: int
+    start: int | None = None
+    stop: int | None = None
+
+
+def _stable_rng(seed: int, key: str) -> np.random.Generator:
+    """A generator that depends only on (seed, key), not on which other classes/ids exist."""
+    return np.random.default_rng([seed, zlib.crc32(key.encode())])
+
+
+def _assign(items: Sequence[str], seed: int, key: str, config: SplitConfig) -> dict[str, str]:
+    """Deterministic item -> split for one group (a class, or all recordings)."""
+    order = [items[i] for i in _stable_rng(seed, key).permutation(len(items))]
+    n_train, n_val, _ = config.counts(len(order))
+    return {item: SPLITS[0 if k < n_train else 1 if k < n_train + n_val else 2] for k, item in enumerate(order)}
+
+
+def _videos_in(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Layout readers: each returns (class_names, items for the split, files missing on disk)
+# --------------------------------------------------------------------------------------------
+
+
+def _scan_folder_layout(
+    root: Path, split: Split | None, seed: int, config: SplitConfig
+) -> tuple[tuple[str, ...], list[ClipItem], dict[Path, str]]:
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "_")))
+    if not class_dirs:
+        raise DatasetError(root, f"no class folders (expected ROOT/<class>/*{{{','.join(VIDEO_SUFFIXES)}}})")
+    videos = {d.name: _videos_in(d) for d in class_dirs}
+    empty = [name for name, files in videos.items() if not files]
+    if empty:
+        raise DatasetError(root, f"class folder(s) without videos: {', '.join(empty)}")
+    names = tuple(videos)
+    index = {name: k for k, name in enumerate(names)}
+    if split is None:
+        return names, [ClipItem(p, index[n]) for n in names for p in videos[n]], {}
+
+    split_files = {s: root / f"{s}.txt" for s in SPLITS}
+    if not any(f.is_file() for f in split_files.values()):
+        items = []
+        for name in names:
+            relative = [p.name for p in videos[name]]
+            chosen = _assign(relative, seed, name, config)
+            items += [ClipItem(root / name / r, index[name]) for r in relative if chosen[r] == split]
+        return names, items, {}
+
+    listing = split_files[split]
+    if not listing.is_file():
+        present = ", ".join(f.name for f in split_files.values() if f.is_file())
+        raise DatasetError(root, f"has split files ({present}) but no {listing.name}")
+    items, missing = [], {}
+    for number, line in enumerate(listing.read_text().splitlines(), 1):
+        relative = line.strip()
+        if not relative or relative.startswith("#"):
+            continue
+        class_name = Path(relative).parts[0]
+        if class_name not in index or len(Path(relative).parts) < 2:
+            raise DatasetError(root, f"{listing.name} line {number}: {relative!r} is not under a class folder")
+        path = root / relative
+        if not path.is_file():
+            missing[path] = f"listed in {listing.name} but not found"
+        items.append(ClipItem(path, index[class_name]))
+    return names, items, missing
+
+
+def _read_labels(path: Path, config: LongLayoutConfig) -> list[str | None]:
+    """Per-frame labels from one CSV; frames without a row are None (never inside a clip)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    if config.header:
+        if not rows:
+            raise DatasetError(path.parent.parent, f"{path.name}: empty label file")
+        head = [h.strip() for h in rows[0]]
+        try:
+            frame_col = head.index(config.frame_column) if isinstance(config.frame_column, str) else config.frame_column
+            label_col = head.index(config.label_column) if isinstance(config.label_column, str) else config.label_column
+        except ValueError:
+            raise DatasetError(
+                path.parent.parent,
+                f"{path.name}: header {head} lacks {config.frame_column!r} or {config.label_column!r}",
+            ) from None
+        rows = rows[1:]
+    else:
+        frame_col, label_col = int(config.frame_column), int(config.label_column)
+    labels: dict[int, str] = {}
+    for number, row in enumerate(rows, 2 if config.header else 1):
+        if not row:
+            continue
+        try:
+            labels[int(row[frame_col])] = row[label_col].strip()
+        except (ValueError, IndexError):
+            raise DatasetError(path.parent.parent, f"{path.name} line {number}: cannot read frame/label from {row}") from None
+    out: list[str | None] = [None] * (max(labels) + 1 if labels else 0)
+    for frame, label in labels.items():
+        if frame >= 0 and label:
+            out[frame] = label
+    return out
+
+
+def _runs(labels: Sequence[str | None]) -> list[tuple[str, int, int]]:
+    """(label, start, stop) for each maximal run of one label."""
+    runs: list[tuple[str, int, int]] = []
+    start = 0
+    for k in range(1, len(labels) + 1):
+        if k == len(labels) or labels[k] != labels[start]:
+            if labels[start] is not None:
+                runs.append((labels[start], start, k))  # type: ignore[arg-type]
+            start = k
+    return runs
+
+
+def _windows(start: int, stop: int, config: LongLayoutConfig) -> list[tuple[int, int]]:
+    """Windows of ``config.window`` frames inside [start, stop), last one flush with ``stop``."""
+    length = stop - start
+    if length < config.min_frames:
+        return []
+    if length <= config.window:
+        return [(start, stop)]
+    starts = list(range(start, stop - config.window + 1, config.stride))
+    if starts[-1] != stop - config.window:
+        starts.append(stop - config.window)
+    return [(s, s + config.window) for s in starts]
+
+
+def _scan_long_layout(
+    root: Path, split: Split | None, seed: int, splits: SplitConfig, config: LongLayoutConfig
+) -> tuple[tuple[str, ...], list[ClipItem], dict[Path, str]]:
+    videos = {p.stem: p for p in _videos_in(root / "videos")}
+    label_files = {p.stem: p for p in sorted((root / "labels").glob("*.csv"))}
+    for stem in sorted(set(label_files) ^ set(videos)):
+        log.warning("%s: recording %r has a video or labels/%s.csv but not both; ignored", root, stem, stem)
+    ids = sorted(set(videos) & set(label_files))
+    if not ids:
+        raise DatasetError(root, "no recording in videos/ has a matching labels/<id>.csv")
+    labels = {i: _read_labels(label_files[i], config) for i in ids}
+    names = tuple(sorted({label for per_frame in labels.values() for label in per_frame if label is not None}))
+    if not names:
+        raise DatasetError(root, "the label files contain no labels")
+    index = {name: k for k, name in enumerate(names)}
+
+    split_csv = root / "split.csv"
+    if split is None:
+        chosen = set(ids)
+    elif split_csv.is_file():
+        with open(split_csv, newline="") as handle:
+            table = {row["id"].strip(): row["split"].strip() for row in csv.DictReader(handle)}
+        unknown = sorted(set(table.values()) - set(SPLITS))
+        if unknown:
+            raise DatasetError(root, f"split.csv uses unknown split name(s) {unknown}; valid: {', '.join(SPLITS)}")
+        chosen = {i for i in ids if table.get(i) == split}
+    else:
+        chosen = {i for i, s in _assign(ids, seed, "recordings", splits).items() if s == split}
+
+    items = [
+        ClipItem(videos[i], index[label], a, b)
+        for i in ids
+        if i in chosen
+        for label, start, stop in _runs(labels[i])
+        for a, b in _windows(start, stop, config)
+    ]
+    return names, items, {}
+
+
+# --------------------------------------------------------------------------------------------
+# Dataset
+# --------------------------------------------------------------------------------------------
+
+
+class _ClipCache:
+    """Decoded uint8 clips kept in RAM up to a byte budget (per process; each worker has its own).
+
+    Fills until the budget is spent and then stops adding: epochs visit every item once, so
+    evicting would only trade one miss for another.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self._clips: dict[int, torch.Tensor] = {}
+
+    def get(self, key: int) -> torch.Tensor | None:
+        return self._clips.get(key)
+
+    def put(self, key: int, clip: torch.Tensor) -> None:
+        size = clip.numel() * clip.element_size()
+        if key not in self._clips and self.used + size <= self.budget:
+            self._clips[key] = clip
+            self.used += size
+
+
+class ExerciseVideoDataset(Dataset):
+    """``(clip, label_index)`` samples from a folder in either layout (see the module docstring).
+
+    ``clip`` is ``transform(uint8 [T, H, W, 3])`` or, with ``transform=None``, the uint8 clip itself.
+    ``sampling`` defaults to ``"random"`` (temporal jitter, seeded from torch's RNG so
+    ``seed_everything`` and per-worker seeding make it reproducible) for the train split and
+    ``"uniform"`` otherwise. ``decode_size`` is passed to :func:`read_clip` as ``size`` (an int
+    resizes the short side while decoding, which saves time and cache memory on HD videos).
+    ``split=None`` takes every video. ``cache_bytes`` > 0 keeps decoded clips in RAM (per process).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: Split | None = "train",
+        clip_len: int = 16,
+        transform: ClipFn | None = None,
+        cache_bytes: int = 0,
+        seed: int = 0,
+        *,
+        sampling: Sampling | None = None,
+        decode_size: int | tuple[int, int] | None = None,
+        splits: SplitConfig = SplitConfig(),
+        long_layout: LongLayoutConfig = LongLayoutConfig(),
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(self.root, "dataset folder not found")
+        if split is not None and split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+        if clip_len < 1:
+            raise ValueError(f"clip_len must be >= 1, got {clip_len}")
+        self.split = split
+        self.clip_len = clip_len
+        self.transform = transform
+        self.sampling: Sampling = sampling or ("random" if split == "train" else "uniform")
+        self.decode_size = decode_size
+        self.is_long_layout = (self.root / "videos").is_dir() and (self.root / "labels").is_dir()
+        if self.is_long_layout:
+            names, items, missing = _scan_long_layout(self.root, split, seed, splits, long_layout)
+        else:
+            names, items, missing = _scan_folder_layout(self.root, split, seed, splits)
+        if not items:
+            raise DatasetError(self.root, f"split {split!r} has no clips")
+        self.class_names: tuple[str, ...] = names
+        self.items: tuple[ClipItem, ...] = tuple(items)
+        self._files = tuple(dict.fromkeys([item.path for item in items] + list(missing)))
+        self._file_index = {path: k for k, path in enumerate(self._files)}
+        self._item_file = [self._file_index[item.path] for item in items]
+        # Shared memory: flags set in a DataLoader worker are seen by the others and by the main process.
+        self._failed = torch.zeros(len(self._files), dtype=torch.bool).share_memory_()
+        self._reasons: dict[Path, str] = {}
+        self._cache = _ClipCache(cache_bytes)
+        for path, reason in missing.items():
+            self._mark_failed(path, reason)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def labels(self) -> list[int]:
+        """Class index of every item (for class weights, stratified samplers, reports)."""
+        return [item.label for item in self.items]
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Unreadable files met so far, in any process: path -> reason."""
+        out = {}
+        for k in torch.nonzero(self._failed).flatten().tolist():
+            path = self._files[k]
+            out[str(path)] = self._reasons.get(path) or self._reason_now(path)
+        return out
+
+    def with_transform(self, transform: ClipFn | None) -> ExerciseVideoDataset:
+        """The same items, skip flags and cache with another transform (e.g. raw clips for debug videos)."""
+        view = copy.copy(self)  # shallow: items, flags, reasons and cache stay shared
+        view.transform = transform
+        return view
+
+    def load_clip(self, index: int) -> torch.Tensor:
+        """The uint8 clip [T, H, W, 3] of item ``index``; raises VideoError if its file is unreadable."""
+        cached = self._cache.get(index)
+        if cached is not None:
+            return cached
+        item = self.items[index]
+        seed = int(torch.randint(2**31 - 1, ())) if self.sampling == "random" else None
+        clip = read_clip(
+            item.path, self.clip_len, self.sampling, size=self.decode_size, start=item.start, seed=seed, stop=item.stop
+        )
+        self._cache.put(index, clip)
+        return clip
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        """Item ``index``, or when its file is unreadable the next readable item (wrapping around)."""
+        n = len(self.items)
+        for k in ((index + step) % n for step in range(n)):
+            if self._failed[self._item_file[k]]:
+                continue
+            try:
+                clip = self.load_clip(k)
+            except VideoError as err:
+                self._mark_failed(self.items[k].path, err.reason)
+                continue
+            return (self.transform(clip) if self.transform is not None else clip), self.items[k].label
+        raise DatasetError(self.root, f"every video of split {self.split!r} is unreadable: {self.skipped}")
+
+    def _mark_failed(self, path: Path, reason: str) -> None:
+        k = self._file_index[path]
+        self._reasons[path] = reason
+        if not self._failed[k]:
+            self._failed[k] = True
+            log.warning("%s: skipped, %s", path, reason)
+
+    def _reason_now(self, path: Path) -> str:
+        """A worker flagged ``path``; re-read it here to recover the reason (fails fast by design)."""
+        try:
+            read_clip(path, 1)
+        except VideoError as err:
+            return err.reason
+        return "failed to decode in a DataLoader worker"
+
+
+# --------------------------------------------------------------------------------------------
+# DataModule
+# --------------------------------------------------------------------------------------------
+
+
+def default_num_workers(debug: bool = False) -> int:
+    """Cores available to this process minus one for the main process (0 in debug: simple tracebacks)."""
+    if debug:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, cores - 1)
+
+
+class ExerciseVideoDataModule(pl.LightningDataModule):
+    """Train/val/test loaders over :class:`ExerciseVideoDataset` with ``build_transforms``.
+
+    ``train_dataset``/``val_dataset``/``test_dataset`` yield raw uint8 clips (what the debug videos
+    show as "before"); the loaders apply ``train_transform``/``eval_transform`` through
+    :meth:`ExerciseVideoDataset.with_transform`. Clips are decoded at short side ``max(size)``.
+    The RAM cache is off in debug mode so every pass shows fresh augmentations; workers are
+    persistent when there are any; memory is pinned only when CUDA is available.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        clip_len: int = 16,
+        size: int | tuple[int, int] = 128,
+        batch_size: int = 8,
+        num_workers: int | None = None,
+        seed: int = 0,
+        debug: bool = False,
+        cache_bytes: int = 0,
+        augment: AugmentConfig | None = None,
+        splits: SplitConfig = SplitConfig(),
+        long_layout: LongLayoutConfig = LongLayoutConfig(),
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.root = Path(root)
+        self.clip_len = clip_len
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        self.batch_size = batch_size
+        self.num_workers = default_num_workers(debug) if num_workers is None else num_workers
+        self.seed = seed
+        self.debug = debug
+        if debug and cache_bytes:
+            log.info("debug mode: RAM cache disabled so every pass shows fresh augmentations")
+        self.cache_bytes = 0 if debug else cache_bytes
+        self.splits = splits
+        self.long_layout = long_layout
+        self.train_transform: ClipTransform = build_transforms(True, self.size, augment)
+        self.eval_transform: ClipTransform = build_transforms(False, self.size, augment)
+        self._datasets: dict[str, ExerciseVideoDataset] = {}
+
+    def _dataset(self, split: Split) -> ExerciseVideoDataset:
+        if split not in self._datasets:
+            self._datasets[split] = ExerciseVideoDataset(
+                self.root,
+                split,
+                self.clip_len,
+                transform=None,
+                cache_bytes=self.cache_bytes,
+                seed=self.seed,
+                decode_size=max(self.size),
+                splits=self.splits,
+                long_layout=self.long_layout,
+            )
+        return self._datasets[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Builds the datasets a stage needs (once; Lightning may call this again)."""
+        wanted: tuple[Split, ...] = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
+            stage or "", SPLITS
+        )
+        for split in wanted:
+            self._dataset(split)
+
+    @property
+    def train_dataset(self) -> ExerciseVideoDataset:
+        return self._dataset("train")
+
+    @property
+    def val_dataset(self) -> ExerciseVideoDataset:
+        return self._dataset("val")
+
+    @property
+    def test_dataset(self) -> ExerciseVideoDataset:
+        return self._dataset("test")
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.train_dataset.class_names
+
+    @property
+    def skipped_files(self) -> dict[str, str]:
+        """Unreadable files met so far in every split built: path -> reason."""
+        return {path: reason for ds in self._datasets.values() for path, reason in ds.skipped.items()}
+
+    def _loader(self, dataset: ExerciseVideoDataset, train: bool) -> DataLoader:
+        transform = self.train_transform if train else self.eval_transform
+        return DataLoader(
+            dataset.with_transform(transform),
+            batch_size=self.batch_size,
+            shuffle=train,
+            drop_last=train and len(dataset) > self.batch_size,  # a batch of 1 breaks BatchNorm
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            generator=torch.Generator().manual_seed(self.seed) if train else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_dataset, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_dataset, train=False)
