@@ -29,10 +29,10 @@ from typing import Callable, Literal
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from exercise_rec.data.transforms import AugmentConfig, ClipTransform, build_transforms
-from exercise_rec.data.video import Sampling, VideoError, read_clip
+from exercise_rec.data.video import DEFAULT_LIMITS, DecodeLimits, Sampling, VideoError, read_clip
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -50,6 +50,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 SPLITS = ("train", "val", "test")
 Split = Literal["train", "val", "test"]
 ClipFn = Callable[[torch.Tensor], torch.Tensor]
+_WORKER_LIMITS = DecodeLimits(threads=1)  # workers already fill the cores; more decoder threads only contend
 
 
 class DatasetError(ValueError):
@@ -395,8 +396,16 @@ class ExerciseVideoDataset(Dataset):
             return cached
         item = self.items[index]
         seed = int(torch.randint(2**31 - 1, ())) if self.sampling == "random" else None
+        limits = DEFAULT_LIMITS if get_worker_info() is None else _WORKER_LIMITS
         clip = read_clip(
-            item.path, self.clip_len, self.sampling, size=self.decode_size, start=item.start, seed=seed, stop=item.stop
+            item.path,
+            self.clip_len,
+            self.sampling,
+            size=self.decode_size,
+            start=item.start,
+            seed=seed,
+            stop=item.stop,
+            limits=limits,
         )
         self._cache.put(index, clip)
         return clip

@@ -34,7 +34,16 @@ import torch
 
 from exercise_rec.io import atomic_path
 
-__all__ = ["DecodeLimits", "VideoError", "VideoInfo", "probe", "read_clip", "write_video"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DecodeLimits",
+    "VideoError",
+    "VideoInfo",
+    "probe",
+    "read_clip",
+    "sample_indices",
+    "write_video",
+]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +92,8 @@ class DecodeLimits:
     seeking from 120 frames, 5.7 s grabbing everything). A stream that ends more than
     ``max_missing_fraction`` (and more than 2 frames) short of the container's frame count is
     reported as truncated; smaller gaps are the normal slack of estimated counts (webm, mkv) and are
-    resampled silently.
+    resampled silently. ``threads`` caps FFmpeg's decoder threads (0: OpenCV's default, one per
+    core); DataLoader workers use 1, since the workers already occupy the cores.
     """
 
     open_timeout_s: float = 5.0
@@ -92,6 +102,13 @@ class DecodeLimits:
     max_count_frames: int = 200_000
     seek_gap: int = 120
     max_missing_fraction: float = 0.1
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.open_timeout_s, self.read_timeout_s, self.budget_s) < 0 or self.threads < 0:
+            raise ValueError(f"timeouts, budget and threads must be >= 0, got {self}")
+        if self.max_count_frames < 1 or self.seek_gap < 1 or not 0 <= self.max_missing_fraction < 1:
+            raise ValueError(f"need max_count_frames, seek_gap >= 1 and 0 <= max_missing_fraction < 1, got {self}")
 
 
 DEFAULT_LIMITS = DecodeLimits()
@@ -148,6 +165,8 @@ def _open(path: Path, limits: DecodeLimits) -> cv2.VideoCapture:
         cv2.CAP_PROP_READ_TIMEOUT_MSEC,
         int(limits.read_timeout_s * 1000),
     ]
+    if limits.threads > 0:
+        params += [cv2.CAP_PROP_N_THREADS, limits.threads]
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, params)
     if not cap.isOpened():
         cap.release()

@@ -156,6 +156,18 @@ def test_seeking_is_frame_accurate(make_coded: MakeCoded) -> None:
         assert frame_ids(read_clip(path, 16, limits=limits)) == _uniform(300, 16)
 
 
+def test_single_decoder_thread_gives_the_same_frames(make_coded: MakeCoded) -> None:
+    path = make_coded("threads.mp4", 30, args=["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2"])
+    assert torch.equal(read_clip(path, 7, limits=DecodeLimits(threads=1)), read_clip(path, 7))
+
+
+def test_decode_limits_are_validated() -> None:
+    with pytest.raises(ValueError, match="seek_gap"):
+        DecodeLimits(seek_gap=0)
+    with pytest.raises(ValueError, match="threads"):
+        DecodeLimits(threads=-1)
+
+
 def test_resize_short_side_and_exact(make_coded: MakeCoded) -> None:
     path = make_coded("size.mp4", 4, height=40, width=100)
     assert read_clip(path, 2, size=20).shape == (2, 20, 50, 3)
