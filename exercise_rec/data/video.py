@@ -130,6 +130,13 @@ def _check_file(path: Path) -> None:
         raise VideoError(path, "file is empty (0 bytes)")
 
 
+def _looks_like_mp4(path: Path) -> bool:
+    """Whether the file starts with an ISO-BMFF box (mp4/mov), i.e. was meant to be a video."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide")
+
+
 def _diagnose(path: Path) -> str:
     """Why OpenCV could not open ``path``: asks the bundled ffmpeg, which says more than OpenCV does."""
     try:
@@ -145,8 +152,10 @@ def _diagnose(path: Path) -> str:
     err = result.stderr
     if "misdetection possible" in err:  # e.g. text or random bytes named .mp4
         return "not a video (no recognised container format)"
-    if "moov atom not found" in err:  # a real mp4 header whose index never got written
-        return "truncated or corrupt (mp4 index 'moov atom' not found)"
+    if "moov atom not found" in err:
+        if _looks_like_mp4(path):  # a real mp4 whose index never got written (cut-off upload/recording)
+            return "truncated or corrupt (mp4 index 'moov atom' not found)"
+        return "not a video (no recognised container format)"
     if "Invalid data found when processing input" in err:
         return "not a video (no recognised container format)"
     streams = re.findall(r"Stream #\S+.*?: (Video|Audio|Subtitle|Data|Attachment):", err)

@@ -209,6 +209,7 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "directory": (lambda p: (p.mkdir(), p)[1], "not a regular file"),
     "text": (lambda p: (p.write_text("squat,lunge\n" * 50), p)[1], "not a video"),
     "random_bytes": (lambda p: (p.write_bytes(np.random.default_rng(0).bytes(8000)), p)[1], "not a video"),
+    "short_junk": (lambda p: (p.write_bytes(b"junk" * 10), p)[1], "not a video"),
     "audio_only": (_audio_only, "no video stream"),
     "truncated_index": (_truncated_index, "truncated"),
     "truncated_data": (_truncated_data, "truncated"),
