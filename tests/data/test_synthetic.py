@@ -24,6 +24,7 @@ from exercise_rec.data.synthetic import (
 from exercise_rec.data.synthetic.figure import JOINT, Body, forward_kinematics
 from exercise_rec.data.synthetic.motions import MOTIONS
 from exercise_rec.data.synthetic.render import SHADOW_STRENGTH
+from exercise_rec.data.synthetic.upright import no_exercise
 from exercise_rec.data.video import probe
 from exercise_rec.synth import main as synth_main
 
@@ -167,6 +168,10 @@ def test_bad_settings_raise_synth_error(tmp_path: Path) -> None:
         SynthConfig(width=8)
     with pytest.raises(SynthError):
         SynthConfig(val_fraction=0.6, test_fraction=0.5)
+    with pytest.raises(SynthError, match="duration"):
+        SynthConfig(duration=0.0)
+    with pytest.raises(ValueError, match="unknown no_exercise variant"):
+        no_exercise(np.arange(4) / 24, np.random.default_rng(0), Body(), variant="dance")
     with pytest.raises(SynthError, match="unknown classes"):
         generate_dataset(tmp_path, per_class=1, classes=["yoga"], config=TINY)
     afile = tmp_path / "file.txt"

@@ -49,8 +49,8 @@ class SynthConfig:
             raise SynthError(f"frame size must be at least 16x16, got {self.width}x{self.height}")
         if not 0 < self.fps_range[0] <= self.fps_range[1]:
             raise SynthError(f"bad fps range {self.fps_range}")
-        if self.duration * self.fps_range[0] < 2 / 0.85:
-            raise SynthError(f"duration {self.duration}s gives fewer than 2 frames")
+        if not self.duration > 0:
+            raise SynthError(f"duration must be positive, got {self.duration}s")  # (at least 2 frames are made)
         if self.val_fraction < 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 1:
             fractions = (self.val_fraction, self.test_fraction)
             raise SynthError(f"val/test fractions must be >= 0 and sum below 1, got {fractions}")
