@@ -91,20 +91,22 @@ def render_pose(pose: Pose, body: Body, fps: float, size: tuple[int, int], rng: 
     """Project, place and paint a posed figure in a random room, with random camera degradations."""
     width, height = size
     joints3d = forward_kinematics(body, pose)
-    plane, depth = rotate_view(joints3d, elevation=rng.uniform(0, 15))
+    elevation = rng.uniform(0, 15)  # degrees the camera looks down
+    plane, depth = rotate_view(joints3d, elevation)
     camera = place_camera(plane, body, width, height, rng)
     uv = to_image(plane, camera, width, height)
     # keep the person (pelvis) inside the frame when walking would take them out: compress the path
     centre_u = uv[:, JOINT["pelvis"], 0] - width / 2
     squeeze = min(1.0, 0.4 * width / max(np.abs(centre_u).max(), 1e-6))
     uv[..., 0] -= ((1 - squeeze) * centre_u)[:, None]
-    chest = np.cross(joints3d[:, JOINT["l_shoulder"]] - joints3d[:, JOINT["r_shoulder"]],
-                     joints3d[:, JOINT["neck"]] - joints3d[:, JOINT["pelvis"]])
+    # the chest's facing direction on screen (x right, y down) puts the face on the right side of the head
+    across = joints3d[:, JOINT["l_shoulder"]] - joints3d[:, JOINT["r_shoulder"]]
+    chest = np.cross(across, joints3d[:, JOINT["neck"]] - joints3d[:, JOINT["pelvis"]])
     chest /= np.linalg.norm(chest, axis=-1, keepdims=True).clip(1e-6)
-    chest_plane, _ = rotate_view(chest[:, None, :], elevation=0.0)
-    forward = chest_plane[:, 0] * np.array([1.0, -1.0])
+    chest_plane, _ = rotate_view(chest[:, None, :], elevation)
     roll = np.radians(camera.roll)
-    forward = forward @ np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
+    turn = np.array([[np.cos(roll), np.sin(roll)], [-np.sin(roll), np.cos(roll)]])  # as the image rolls
+    forward = (chest_plane[:, 0] * np.array([1.0, -1.0])) @ turn.T
 
     floor_u = float(uv[:, JOINT["pelvis"], 0].mean())
     under = np.stack([plane[:, JOINT["pelvis"], 0], np.zeros(pose.frames)], -1)
