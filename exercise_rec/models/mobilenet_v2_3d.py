@@ -163,13 +163,13 @@ class InvertedResidual3D(nn.Module):
         return x + out if self.use_residual else out
 
 
-def _group_last_indices(groups: tuple[InvertedResidualGroup, ...]) -> list[int]:
-    """Index in ``features`` of each group's last block (``features.0`` is the stem)."""
-    indices, end = [], 0
+def _cam_layers(groups: tuple[InvertedResidualGroup, ...]) -> tuple[str, ...]:
+    """``features.N`` of each group's last block (``features.0`` is the stem), then the final conv."""
+    names, end = [], 0
     for group in groups:
         end += group.num_blocks
-        indices.append(end)
-    return indices
+        names.append(f"features.{end}")
+    return (*names, f"features.{end + 1}")
 
 
 def make_features(config: MobileNet3DConfig) -> nn.Sequential:
@@ -231,11 +231,6 @@ class MobileNetV2_3D(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.forward_features(x))
-
-
-def _cam_layers(groups: tuple[InvertedResidualGroup, ...]) -> tuple[str, ...]:
-    indices = _group_last_indices(groups)
-    return (*(f"features.{i}" for i in indices), f"features.{indices[-1] + 1}")
 
 
 CAM_LAYERS = _cam_layers(DEFAULT_GROUPS)
