@@ -65,7 +65,10 @@ class FusedIB(nn.Sequential):
 
     def __init__(self, channels: int, expanded: int) -> None:
         super().__init__(
-            OrderedDict(expand=ConvNormAct(channels, expanded, 3, stride=2), project=ConvNormAct(expanded, channels, 1))
+            OrderedDict(
+                expand=ConvNormAct(channels, expanded, 3, stride=2),
+                project=ConvNormAct(expanded, channels, 1),
+            )
         )
 
 
