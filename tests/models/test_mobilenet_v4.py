@@ -221,6 +221,15 @@ def test_video_output_feature_and_cam_shapes(variant: str) -> None:
     assert [tuple(stages[n].shape) for n in VIDEO_CAM_LAYERS] == [(2, channels, 4, side, side)] * 4
 
 
+def test_video_single_frame_and_tiny_frames() -> None:
+    """T=1 (both shifted slices become zeros) and frames down to one pixel still classify."""
+    model = _nano_video(num_classes=3).eval()
+    with torch.no_grad():
+        for shape in [(2, 3, 1, 32, 32), (2, 3, 3, 1, 1), (1, 3, 5, 19, 27)]:
+            logits = model(torch.randn(*shape))
+            assert logits.shape == (shape[0], 3) and torch.isfinite(logits).all()
+
+
 def test_video_views_are_the_frames_of_each_clip() -> None:
     """``[B, C, T, H, W]`` at the CAM layers holds clip b's frame t at [b, :, t] (no mixing of
     clips and frames in the reshape): with the shift off, frame t of clip b is the 2D model's
@@ -435,7 +444,7 @@ def test_invalid_shift_fraction(fraction: float) -> None:
 def test_config_is_a_value() -> None:
     config = VARIANTS["small"].with_io(1, 10)
     assert (config.in_channels, config.num_classes, config.base_channels) == (1, 10, 48)
-    expected = MobileNetV4Config(48, 96, 12, 6, 1024, 0.2, 2, 3, 4, 2, mqa_reduction=False, in_channels=1, num_classes=10)
+    expected = MobileNetV4Config(48, 96, 12, 6, 1024, 0.2, 2, 3, 4, 2, in_channels=1, num_classes=10)
     assert MobileNetV4(config).config == config == expected
 
 
