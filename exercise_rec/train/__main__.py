@@ -1,0 +1,5 @@
+import sys
+
+from exercise_rec.train.cli import main
+
+sys.exit(main())

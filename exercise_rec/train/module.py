@@ -1,0 +1,138 @@
+"""LightningModule: one registry model, cross-entropy, AdamW + warm-up/cosine, torchmetrics.
+
+Why Lightning: mixed precision, DDP / multi-node, gradient accumulation and clipping,
+checkpoint/resume and progress bars come from one well-tested engine instead of our own loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+)
+
+from exercise_rec.models import build_model
+
+
+def classification_metrics(num_classes: int) -> MetricCollection:
+    """top-1, top-5 (only when there are more than 5 classes), macro-F1, per-class accuracy, confusion."""
+    metrics: dict[str, Any] = {
+        "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
+        "macro_f1": MulticlassF1Score(num_classes, average="macro"),
+        "per_class_acc": MulticlassAccuracy(num_classes, average=None),
+        "confusion": MulticlassConfusionMatrix(num_classes),
+    }
+    if num_classes > 5:
+        metrics["top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
+    return MetricCollection(metrics)
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
+    """LR multiplier: linear warm-up from ~0 to 1, then cosine decay to 0 at ``total_steps``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class ExerciseClassifier(pl.LightningModule):
+    """Trains any registry model on ``(clip [B,C,T,H,W], label)`` batches."""
+
+    def __init__(
+        self,
+        model_name: str,
+        model_kwargs: dict[str, Any],
+        class_names: list[str],
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        warmup_epochs: float = 1.0,
+        label_smoothing: float = 0.0,
+        channels_last: bool = False,
+        compile: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.class_names = list(class_names)
+        self.model: nn.Module = build_model(model_name, len(class_names), **model_kwargs)
+        self.channels_last = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last_3d)
+        # The compiled wrapper is kept off the module tree so state_dict keys stay "model.*".
+        object.__setattr__(self, "_run_model", torch.compile(self.model) if compile else self.model)
+        self.val_metrics = classification_metrics(len(class_names))
+        self.test_metrics = classification_metrics(len(class_names))
+        self.last_val: dict[str, torch.Tensor] = {}
+        self.last_test: dict[str, torch.Tensor] = {}
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            clips = clips.contiguous(memory_format=torch.channels_last_3d)
+        return self._run_model(clips)
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        clips, labels = batch
+        logits = self(clips)
+        loss = self._loss(logits, labels)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss {loss.item()} at batch {batch_idx}")
+        acc = (logits.argmax(1) == labels).float().mean()
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(labels))
+        self.log("train_top1", acc, on_step=False, on_epoch=True, batch_size=len(labels))
+        return loss
+
+    def _eval_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str, metrics: MetricCollection) -> None:
+        clips, labels = batch
+        logits = self(clips)
+        self.log(f"{stage}_loss", self._loss(logits, labels), prog_bar=True, sync_dist=True,
+                 batch_size=len(labels))
+        metrics.update(logits.float(), labels)
+
+    def _eval_epoch_end(self, stage: str, metrics: MetricCollection) -> dict[str, torch.Tensor]:
+        values = metrics.compute()
+        metrics.reset()
+        for name in ("top1", "top5", "macro_f1"):
+            if name in values:
+                self.log(f"{stage}_{name}", values[name], prog_bar=name == "top1", sync_dist=True)
+        return {k: v.detach().cpu() for k, v in values.items()}
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val", self.val_metrics)
+
+    def on_validation_epoch_end(self) -> None:
+        self.last_val = self._eval_epoch_end("val", self.val_metrics)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test", self.test_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        self.last_test = self._eval_epoch_end("test", self.test_metrics)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        decay, no_decay = [], []
+        for name, param in self.model.named_parameters():
+            # Norm weights and biases are not decayed (standard for AdamW on CNNs).
+            (no_decay if param.ndim <= 1 else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.hparams.weight_decay},
+             {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.hparams.lr,
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        epochs = max(1, self.trainer.max_epochs or 1)
+        warmup = max(1, int(total * self.hparams.warmup_epochs / epochs))
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, warmup, total)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

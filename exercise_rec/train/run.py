@@ -1,0 +1,129 @@
+"""One training run: data module + model + Lightning Trainer -> deployable ``best.pt`` and reports.
+
+Outputs under ``config.out``: ``best.pt`` (deployable, best val top-1), ``lightning/last.ckpt``
+(for ``--resume``), ``logs/`` (CSV + TensorBoard), ``test_confusion.{png,csv}``,
+``metrics.json`` and, with ``debug``, ``debug_output/`` before/after augmentation videos.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from exercise_rec.data import ExerciseVideoDataModule
+from exercise_rec.data.debug import write_debug_videos
+from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from exercise_rec.io import atomic_path
+from exercise_rec.train.callbacks import DeployableCheckpoint
+from exercise_rec.train.checkpoint import CheckpointMeta, load_checkpoint
+from exercise_rec.train.config import TrainConfig
+from exercise_rec.train.module import ExerciseClassifier
+from exercise_rec.train.report import save_confusion, save_json, summarize
+
+log = logging.getLogger(__name__)
+
+DEBUG_BATCH_FRACTION = 0.05  # the seed's debug mode: 5% of batches
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    checkpoint: Path
+    metrics: dict[str, object]
+    skipped_files: list[str]
+
+
+def build_datamodule(config: TrainConfig) -> ExerciseVideoDataModule:
+    return ExerciseVideoDataModule(
+        root=config.data,
+        clip_len=config.clip_len,
+        size=config.size,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        seed=config.seed,
+        debug=config.debug,
+    )
+
+
+def _loggers(out: Path) -> list[pl.loggers.Logger]:
+    return [CSVLogger(out, name="logs", version=""), TensorBoardLogger(out, name="logs", version="")]
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train, keep the best deployable checkpoint, evaluate it on the test split."""
+    pl.seed_everything(config.seed, workers=True)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "config.json") as tmp:
+        tmp.write_text(json.dumps(dataclasses.asdict(config), indent=2, default=str) + "\n")
+
+    datamodule = build_datamodule(config)
+    datamodule.setup("fit")
+    class_names = list(datamodule.class_names)
+    module = ExerciseClassifier(
+        model_name=config.model,
+        model_kwargs=config.model_kwargs(),
+        class_names=class_names,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_epochs=config.warmup_epochs,
+        label_smoothing=config.label_smoothing,
+        channels_last=config.channels_last,
+        compile=config.compile,
+    )
+    meta = CheckpointMeta(
+        model_name=config.model,
+        model_kwargs=config.model_kwargs(),
+        class_names=tuple(class_names),
+        clip_len=config.clip_len,
+        input_size=(config.size, config.size),
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+    )
+    best_path = out / "best.pt"
+    callbacks: list[pl.Callback] = [
+        DeployableCheckpoint(best_path, meta, half=config.half_checkpoint),
+        ModelCheckpoint(dirpath=out / "lightning", save_last=True, save_top_k=0),
+        EarlyStopping(monitor="val_top1", mode="max", patience=config.patience),
+        LearningRateMonitor(logging_interval="epoch"),
+        TQDMProgressBar(refresh_rate=1),
+    ]
+    trainer = pl.Trainer(
+        max_epochs=config.epochs,
+        accelerator="auto",
+        devices=config.devices,
+        precision=config.resolved_precision(),
+        accumulate_grad_batches=config.accumulate,
+        gradient_clip_val=config.grad_clip or None,
+        deterministic=config.deterministic,
+        limit_train_batches=DEBUG_BATCH_FRACTION if config.debug else 1.0,
+        logger=_loggers(out),
+        callbacks=callbacks,
+        default_root_dir=out,
+        log_every_n_steps=1,
+    )
+    if config.debug:
+        write_debug_videos(datamodule.train_dataset, datamodule.train_transform, out / "debug_output")
+    trainer.fit(module, datamodule=datamodule, ckpt_path=config.resume)
+
+    if not best_path.is_file():
+        raise RuntimeError(f"{out}: training produced no validated checkpoint (no validation batches?)")
+    best_model, best_meta = load_checkpoint(best_path)
+    module.model.load_state_dict(best_model.state_dict())
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    values = module.last_test
+    metrics = {"val": best_meta.metrics, "test": summarize(values, class_names)}
+    if trainer.is_global_zero:
+        save_confusion(values["confusion"], class_names, out, "test_confusion")
+        save_json(metrics, out / "metrics.json")
+    skipped = sorted(datamodule.skipped_files)
+    if skipped:
+        log.warning("%d unreadable video(s) were skipped: %s", len(skipped), ", ".join(skipped))
+    return TrainResult(best_path, metrics, skipped)
+
