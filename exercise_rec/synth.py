@@ -7,22 +7,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
 from tqdm import tqdm
 
-from exercise_rec.cli_common import USAGE_ERROR, run_cli
+from exercise_rec.cli_common import OneLineParser, run_cli
 from exercise_rec.data.synthetic import CLASS_NAMES, SynthConfig, generate_dataset, generate_long, prepare_output_dir
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one stderr line (the project's CLI contract)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(USAGE_ERROR)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -52,7 +43,7 @@ def _classes(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="python -m exercise_rec.synth",
         description="Render synthetic exercise videos (17 classes, no_exercise included) with per-frame "
         "person masks and 2D joints. Clips: OUT/<class>/<class>_NNNN.mp4 + .npz and OUT/{train,val,test}.txt. "

@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from exercise_rec.cli_common import run_cli
+from exercise_rec.cli_common import OneLineParser, run_cli
 from exercise_rec.train.config import TrainConfig
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     defaults = TrainConfig(data=Path("."))
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m exercise_rec.train",
         description="Train a registry model on a folder-per-class (or long-recording) video dataset.",
     )

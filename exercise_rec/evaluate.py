@@ -1,0 +1,125 @@
+"""``python -m exercise_rec.evaluate``: metrics of a deployable checkpoint on a dataset split.
+
+    python -m exercise_rec.evaluate --checkpoint checkpoints/mobilenet_v2_3d_standard.pt \\
+        --data data/synth_test --split test --views 3 --out runs/eval
+
+Multi-view testing: ``--views K`` averages the logits of K clips per video, each sampled like a
+training clip (frames spread over the whole video, a different seeded jitter per view), which is
+the usual way to trade test time for accuracy. ``--views 1`` is the single centred clip that
+``Predictor.predict`` uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from exercise_rec.cli_common import OneLineParser, run_cli
+from exercise_rec.data.dataset import SPLITS, ClipItem, ExerciseVideoDataset
+from exercise_rec.data.video import VideoError
+from exercise_rec.inference import Predictor
+from exercise_rec.train.checkpoint import CheckpointError
+from exercise_rec.train.module import classification_metrics
+from exercise_rec.train.report import save_confusion, save_json, summarize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Plain-number metrics (top1, top5, macro_f1, per_class_acc) plus the raw confusion counts."""
+
+    metrics: dict[str, object]
+    confusion: torch.Tensor  # [C, C], rows = true class
+    num_videos: int
+    skipped: dict[str, str]
+
+
+def _views(predictor: Predictor, item: ClipItem, views: int) -> list[torch.Tensor]:
+    if views == 1:
+        return [predictor.decode(item.path, start=item.start, stop=item.stop)]
+    return [
+        predictor.decode(item.path, sampling="random", seed=k, start=item.start, stop=item.stop)
+        for k in range(views)
+    ]
+
+
+def evaluate(
+    predictor: Predictor, root: str | Path, split: str | None = "test", views: int = 1, seed: int = 0
+) -> Evaluation:
+    """Classify every video of ``split`` (``None``: all videos); unreadable files are skipped and reported."""
+    if views < 1:
+        raise ValueError(f"views must be >= 1, got {views}")
+    dataset = ExerciseVideoDataset(root, split, predictor.meta.clip_len, seed=seed)  # type: ignore[arg-type]
+    if dataset.class_names != predictor.class_names:
+        raise CheckpointError(
+            f"{root}: classes {list(dataset.class_names)} differ from the checkpoint's {list(predictor.class_names)}"
+        )
+    metrics = classification_metrics(len(dataset.class_names))
+    skipped = dict(dataset.skipped)
+    for item in tqdm(dataset.items, desc=f"evaluate {split or 'all'}", unit="video"):
+        try:
+            clips = _views(predictor, item, views)
+        except VideoError as err:
+            skipped[str(item.path)] = err.reason
+            log.warning("%s: skipped, %s", item.path, err.reason)
+            continue
+        logits = predictor.logits(clips).mean(dim=0, keepdim=True)
+        metrics.update(logits, torch.tensor([item.label]))
+    if len(skipped) == len(dataset.items):
+        raise VideoError(Path(root), f"no readable video in split {split!r}")
+    values = metrics.compute()
+    return Evaluation(
+        metrics=summarize(values, dataset.class_names),
+        confusion=values["confusion"].cpu(),
+        num_videos=len(dataset.items) - len(skipped),
+        skipped=skipped,
+    )
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog="python -m exercise_rec.evaluate", description="Evaluate a checkpoint on a dataset split.")
+    p.add_argument("--checkpoint", type=Path, required=True, help="deployable checkpoint (best.pt)")
+    p.add_argument("--data", type=Path, required=True, help="dataset root (same layouts as the trainer)")
+    p.add_argument("--split", choices=(*SPLITS, "all"), default="test", help="which split (default test)")
+    p.add_argument("--views", type=int, default=1, help="clips per video whose logits are averaged (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="split seed when the folder has no split files")
+    p.add_argument("--out", type=Path, help="write metrics.json and confusion .png/.csv here")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def _run() -> int:
+        if not args.data.is_dir():
+            raise FileNotFoundError(f"{args.data}: dataset directory not found")
+        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
+        split = None if args.split == "all" else args.split
+        result = evaluate(predictor, args.data, split, args.views, args.seed)
+        m = result.metrics
+        print(f"{result.num_videos} videos, {args.views} view(s): top1 {m['top1']:.4f}"
+              + (f"  top5 {m['top5']:.4f}" if "top5" in m else "") + f"  macro_f1 {m['macro_f1']:.4f}")
+        for name, acc in m["per_class_acc"].items():  # type: ignore[union-attr]
+            print(f"  {acc:6.1%}  {name}")
+        if result.skipped:
+            print(f"skipped {len(result.skipped)} unreadable: " + "; ".join(f"{p} ({r})" for p, r in result.skipped.items()))
+        if args.out:
+            save_json({"checkpoint": str(args.checkpoint), "data": str(args.data), "split": args.split,
+                       "views": args.views, "num_videos": result.num_videos, **m}, args.out / "metrics.json")
+            save_confusion(result.confusion, predictor.class_names, args.out, f"{args.split}_confusion")
+            print(f"wrote {args.out}/metrics.json and {args.split}_confusion.png/.csv")
+        return 0
+
+    return run_cli(_run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
