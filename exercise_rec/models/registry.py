@@ -97,11 +97,12 @@ def get_entry(name: str) -> ModelEntry:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(list_models())}") from None
 
 
-def build_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
-    """Build registered model ``name`` with a ``num_classes``-way head.
+def check_model_args(name: str, **kwargs: Any) -> ModelEntry:
+    """The entry of ``name`` once its name and keyword arguments are known to be valid.
 
     Unknown keyword arguments raise ``ValueError`` naming the valid ones, instead of the
-    ``TypeError`` deep inside a constructor that a typo in a config file would otherwise give.
+    ``TypeError`` deep inside a constructor that a typo in a config file would otherwise give;
+    callers such as the trainer check this before any slow work.
     """
     entry = get_entry(name)
     valid = entry.kwargs
@@ -111,6 +112,12 @@ def build_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
             f"unknown argument(s) {', '.join(unknown)} for model {name!r}; "
             f"valid: {', '.join(sorted(valid)) or '(none)'}"
         )
+    return entry
+
+
+def build_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
+    """Build registered model ``name`` with a ``num_classes``-way head (arguments checked first)."""
+    entry = check_model_args(name, **kwargs)
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
     return entry.builder(num_classes=num_classes, **kwargs)

@@ -10,20 +10,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from exercise_rec.data import ExerciseVideoDataModule
 from exercise_rec.data.debug import write_debug_videos
 from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from exercise_rec.io import atomic_path
+from exercise_rec.models.registry import check_model_args
 from exercise_rec.train.callbacks import DeployableCheckpoint
 from exercise_rec.train.checkpoint import CheckpointMeta, load_checkpoint
 from exercise_rec.train.config import TrainConfig
+from exercise_rec.train.loggers import training_loggers
 from exercise_rec.train.module import ExerciseClassifier
 from exercise_rec.train.report import save_confusion, save_json, summarize
 
@@ -51,12 +53,14 @@ def build_datamodule(config: TrainConfig) -> ExerciseVideoDataModule:
     )
 
 
-def _loggers(out: Path) -> list[pl.loggers.Logger]:
-    return [CSVLogger(out, name="logs", version=""), TensorBoardLogger(out, name="logs", version="")]
+def debug_batches(datamodule: ExerciseVideoDataModule) -> int:
+    """The seed's 5% of the training batches, at least one (Lightning rejects a fraction that rounds to 0)."""
+    return max(1, math.ceil(DEBUG_BATCH_FRACTION * len(datamodule.train_dataloader())))
 
 
 def train(config: TrainConfig) -> TrainResult:
     """Train, keep the best deployable checkpoint, evaluate it on the test split."""
+    check_model_args(config.model, **config.model_kwargs())  # before the dataset scan and any output
     pl.seed_everything(config.seed, workers=True)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -102,8 +106,8 @@ def train(config: TrainConfig) -> TrainResult:
         accumulate_grad_batches=config.accumulate,
         gradient_clip_val=config.grad_clip or None,
         deterministic=config.deterministic,
-        limit_train_batches=DEBUG_BATCH_FRACTION if config.debug else 1.0,
-        logger=_loggers(out),
+        limit_train_batches=debug_batches(datamodule) if config.debug else 1.0,
+        logger=training_loggers(out, resume=config.resume is not None),
         callbacks=callbacks,
         default_root_dir=out,
         log_every_n_steps=1,

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from exercise_rec.data import read_clip
 from exercise_rec.data.synthetic import SynthConfig, generate_dataset
@@ -209,7 +208,6 @@ def test_resume_continues_where_the_run_stopped(resumed) -> None:
     assert resumed["result"].metrics["test"]["top1"] is not None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: CSVLogger(version='') deletes logs/metrics.csv when the run is resumed")
 def test_resume_keeps_the_earlier_csv_history(resumed) -> None:
     epochs = {e for e, _ in _train_steps(resumed["rows"])}
     assert epochs == {0, 1}
@@ -253,8 +251,6 @@ def test_debug_writes_before_after_videos(debug_dataset: Path, tiny_arch: str, t
     assert 1 <= _lightning_ckpt(out / "lightning" / "last.ckpt")["global_step"] <= 2  # ~5% of 21 batches
 
 
-@pytest.mark.xfail(strict=True, raises=MisconfigurationException,
-                   reason="BUG: debug's limit_train_batches=0.05 fails when 5% of the batches rounds to 0")
 def test_debug_works_on_a_small_dataset(dataset: Path, tiny_arch: str, tmp_path: Path) -> None:
     out = tmp_path / "dbg"
     try:
@@ -296,3 +292,4 @@ def test_cli_unknown_model_lists_valid_names(dataset: Path, tmp_path: Path) -> N
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, done.stderr
     assert "no_such_net" in errors[0] and "mobilenet_v2_3d" in errors[0] and "i3d" in errors[0]
+    assert not (tmp_path / "o").exists()  # checked before the dataset scan and before config.json
