@@ -13,7 +13,13 @@ from dataclasses import replace
 from tqdm import tqdm
 
 from exercise_rec.cli_common import OneLineParser, run_cli
-from exercise_rec.data.synthetic import CLASS_NAMES, SynthConfig, generate_dataset, generate_long, prepare_output_dir
+from exercise_rec.data.synthetic import (
+    CLASS_NAMES,
+    SynthConfig,
+    generate_dataset,
+    generate_long,
+    prepare_output_dir,
+)
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -17,7 +17,14 @@ from exercise_rec.data.transforms import (
     build_transforms,
     denormalize,
 )
-from exercise_rec.data.video import DecodeLimits, VideoError, VideoInfo, probe, read_clip, write_video
+from exercise_rec.data.video import (
+    DecodeLimits,
+    VideoError,
+    VideoInfo,
+    probe,
+    read_clip,
+    write_video,
+)
 
 __all__ = [
     "CLASS_NAMES",

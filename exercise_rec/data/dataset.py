@@ -21,10 +21,10 @@ import csv
 import logging
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import lightning.pytorch as pl
 import numpy as np
@@ -32,7 +32,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from exercise_rec.data.transforms import AugmentConfig, ClipTransform, build_transforms
-from exercise_rec.data.video import DEFAULT_LIMITS, DecodeLimits, Sampling, VideoError, read_clip
+from exercise_rec.data.video import (
+    DEFAULT_LIMITS,
+    DecodeLimits,
+    Sampling,
+    VideoError,
+    read_clip,
+)
 
 __all__ = [
     "VIDEO_SUFFIXES",

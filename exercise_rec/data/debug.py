@@ -17,7 +17,12 @@ import cv2
 import numpy as np
 import torch
 
-from exercise_rec.data.transforms import AugParams, ClipTransform, TransformError, denormalize
+from exercise_rec.data.transforms import (
+    AugParams,
+    ClipTransform,
+    TransformError,
+    denormalize,
+)
 from exercise_rec.data.video import write_video
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,13 @@
 """Model zoo. Importing this package registers every family with the registry."""
 
+# Family modules register their builders on import; keep them after the registry import.
+from exercise_rec.models import (  # noqa: F401
+    i3d,
+    mobilenet_v2_3d,
+    mobilenet_v4,
+    resnet3d,
+    torchvision_video,
+)
 from exercise_rec.models.registry import (
     ModelCard,
     ModelEntry,
@@ -10,9 +18,6 @@ from exercise_rec.models.registry import (
     register_model,
 )
 from exercise_rec.models.weights import LoadReport, WeightsError, load_weights
-
-# Family modules register their builders on import; keep them after the registry import.
-from exercise_rec.models import i3d, mobilenet_v2_3d, mobilenet_v4, resnet3d, torchvision_video  # noqa: E402,F401
 
 __all__ = [
     "LoadReport",

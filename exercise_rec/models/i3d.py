@@ -32,17 +32,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from exercise_rec.models.registry import register_model
-from exercise_rec.models.weights import WeightsError, extract_state_dict, load_weights, read_checkpoint
+from exercise_rec.models.weights import (
+    WeightsError,
+    extract_state_dict,
+    load_weights,
+    read_checkpoint,
+)
 
 __all__ = [
     "FEATURE_DIM",
     "I3D",
+    "MIXED_NAMES",
     "I3DConfig",
     "I3DConfigError",
     "I3DInputError",
     "InceptionModule",
     "InceptionSpec",
-    "MIXED_NAMES",
     "MaxPool3dSamePadding",
     "Unit3D",
     "i3d",

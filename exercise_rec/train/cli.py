@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--debug", action="store_true",
                    help="5%% of batches, no workers, write before/after augmentation videos")
     p.add_argument("--resume", type=Path, help="Lightning checkpoint to continue from (OUT/lightning/last.ckpt)")
+    p.add_argument("--init-from", type=Path,
+                   help="start from these weights (a best.pt or reference checkpoint); tensors whose name and "
+                        "shape match are loaded, e.g. a standard-mode model to fine-tune in high_temporal mode")
     p.add_argument("--out", type=Path, default=defaults.out, help="output directory")
     p.add_argument("--half-checkpoint", action="store_true", help="store best.pt weights as fp16")
     args = p.parse_args(argv)
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             raise FileNotFoundError(f"{config.data}: dataset directory not found")
         if config.resume is not None and not config.resume.is_file():
             raise FileNotFoundError(f"{config.resume}: checkpoint to resume from not found")
+        if config.init_from is not None and not config.init_from.is_file():
+            raise FileNotFoundError(f"{config.init_from}: weights to start from not found")
         result = train(config)
         print(f"best checkpoint: {result.checkpoint}")
         print(f"test metrics: {result.metrics['test']}")

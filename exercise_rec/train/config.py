@@ -38,6 +38,7 @@ class TrainConfig:
     deterministic: bool = False
     debug: bool = False
     resume: Path | None = None
+    init_from: Path | None = None  # weights to start from (fine-tuning); the optimizer starts fresh
     out: Path = Path("runs/exp")
     half_checkpoint: bool = False
 

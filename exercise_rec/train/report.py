@@ -14,11 +14,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # headless: never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from exercise_rec.io import atomic_path  # noqa: E402
+from exercise_rec.io import atomic_path
 
 
 def summarize(values: Mapping[str, torch.Tensor], class_names: Sequence[str]) -> dict[str, object]:

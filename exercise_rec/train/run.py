@@ -15,12 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import (
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    TQDMProgressBar,
+)
+from torch import nn
 
 from exercise_rec.data import ExerciseVideoDataModule
 from exercise_rec.data.debug import write_debug_videos
 from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from exercise_rec.io import atomic_path
+from exercise_rec.models import WeightsError, load_weights
 from exercise_rec.models.registry import check_model_args
 from exercise_rec.train.callbacks import DeployableCheckpoint
 from exercise_rec.train.checkpoint import CheckpointMeta, load_checkpoint
@@ -58,6 +65,15 @@ def debug_batches(datamodule: ExerciseVideoDataModule) -> int:
     return max(1, math.ceil(DEBUG_BATCH_FRACTION * len(datamodule.train_dataloader())))
 
 
+def start_from(model: nn.Module, path: Path) -> None:
+    """Initialise ``model`` from ``path`` where names and shapes match (a new head is allowed)."""
+    report = load_weights(model, path, strict=False)
+    if not report.loaded:
+        raise WeightsError(f"{path}: no tensor matches {type(model).__name__}: {report.describe()}")
+    log.info("%s: initialised %d tensors (%d skipped)", path, len(report.loaded),
+             len(report.unexpected) + len(report.mismatched))
+
+
 def train(config: TrainConfig) -> TrainResult:
     """Train, keep the best deployable checkpoint, evaluate it on the test split."""
     check_model_args(config.model, **config.model_kwargs())  # before the dataset scan and any output
@@ -81,6 +97,8 @@ def train(config: TrainConfig) -> TrainResult:
         channels_last=config.channels_last,
         compile=config.compile,
     )
+    if config.init_from is not None:
+        start_from(module.model, config.init_from)
     meta = CheckpointMeta(
         model_name=config.model,
         model_kwargs=config.model_kwargs(),

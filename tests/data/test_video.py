@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from exercise_rec.data import DecodeLimits, VideoError, VideoInfo, probe, read_clip, write_video
+from exercise_rec.data import (
+    DecodeLimits,
+    VideoError,
+    VideoInfo,
+    probe,
+    read_clip,
+    write_video,
+)
 from exercise_rec.data.video import sample_indices
 
 from .conftest import coded_frames, ffmpeg_encode, frame_ids

@@ -10,7 +10,14 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from exercise_rec.models import WeightsError, build_model, get_entry, list_models, load_weights, model_card
+from exercise_rec.models import (
+    WeightsError,
+    build_model,
+    get_entry,
+    list_models,
+    load_weights,
+    model_card,
+)
 from exercise_rec.models.mobilenet_v2_3d import (
     CAM_LAYERS,
     MobileNet3DConfig,

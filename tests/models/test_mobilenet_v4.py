@@ -11,8 +11,13 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from exercise_rec.models import build_model, get_entry, list_models, load_weights, model_card
-from exercise_rec.models.registry import count_flops
+from exercise_rec.models import (
+    build_model,
+    get_entry,
+    list_models,
+    load_weights,
+    model_card,
+)
 from exercise_rec.models.mobilenet_v4 import (
     CAM_LAYERS,
     UIB,
@@ -31,10 +36,10 @@ from exercise_rec.models.mobilenet_v4 import (
     mobilenet_v4_large,
     mobilenet_v4_medium,
     mobilenet_v4_nano,
-    mobilenet_v4_nano_video,
     mobilenet_v4_small,
     temporal_shift,
 )
+from exercise_rec.models.registry import count_flops
 
 LAYOUT_DIR = Path(__file__).parent / "reference_layouts"
 # The seed's README, at in_channels=3 and num_classes=1000.

@@ -7,7 +7,6 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from torch import nn
 
 from exercise_rec.models import (
     WeightsError,

@@ -10,7 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from exercise_rec.models import WeightsError, build_model, get_entry, load_weights, model_card
+from exercise_rec.models import (
+    WeightsError,
+    build_model,
+    get_entry,
+    load_weights,
+    model_card,
+)
 from exercise_rec.models.resnet3d import ResNet3DConfigError, VideoInputError
 
 LAYOUT_FILE = Path(__file__).parent / "reference_layouts" / "pytorchvideo_slow_r50.json"

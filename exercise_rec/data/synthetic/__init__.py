@@ -6,7 +6,11 @@ degradation); ``scene`` (whole videos in memory) and ``generate`` (files, splits
 """
 
 from exercise_rec.data.synthetic.figure import JOINT_NAMES
-from exercise_rec.data.synthetic.generate import generate_dataset, generate_long, prepare_output_dir
+from exercise_rec.data.synthetic.generate import (
+    generate_dataset,
+    generate_long,
+    prepare_output_dir,
+)
 from exercise_rec.data.synthetic.motions import BACKGROUND_CLASS, CLASS_NAMES
 from exercise_rec.data.synthetic.scene import (
     SynthConfig,

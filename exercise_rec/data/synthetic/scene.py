@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exercise_rec.data.synthetic.figure import JOINT, Body, Pose, blend, forward_kinematics
+from exercise_rec.data.synthetic.figure import (
+    JOINT,
+    Body,
+    Pose,
+    blend,
+    forward_kinematics,
+)
 from exercise_rec.data.synthetic.motions import BACKGROUND_CLASS, CLASS_NAMES, MOTIONS
 from exercise_rec.data.synthetic.render import (
     Appearance,

@@ -7,7 +7,6 @@ import numpy as np
 from exercise_rec.data.synthetic.figure import Body, Pose
 from exercise_rec.data.synthetic.rhythm import osc, rhythm, standing
 
-
 NO_EXERCISE_VARIANTS = ("idle", "walk_across", "walk_in", "walk_out")
 
 

@@ -5,7 +5,15 @@ Importing this package registers ``mobilenet_v4_{nano,small,medium,large,hybrid_
 """
 
 from exercise_rec.models.mobilenet_v4.attention import MobileMQA, MultiQueryAttention2d
-from exercise_rec.models.mobilenet_v4.blocks import SE, UIB, ConvNormAct, ExtraDW, FusedIB, Residual, Stem
+from exercise_rec.models.mobilenet_v4.blocks import (
+    SE,
+    UIB,
+    ConvNormAct,
+    ExtraDW,
+    FusedIB,
+    Residual,
+    Stem,
+)
 from exercise_rec.models.mobilenet_v4.config import (
     VARIANTS,
     MobileNetV4Config,

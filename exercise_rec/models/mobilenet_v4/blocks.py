@@ -15,13 +15,13 @@ documented counts are unchanged.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from torch import Tensor, nn
 
 from exercise_rec.models.mobilenet_v4.config import group_norm_groups
 
-__all__ = ["SE", "ConvNormAct", "ExtraDW", "FusedIB", "Residual", "Stem", "UIB"]
+__all__ = ["SE", "UIB", "ConvNormAct", "ExtraDW", "FusedIB", "Residual", "Stem"]
 
 Shift = Callable[[Tensor], Tensor]
 

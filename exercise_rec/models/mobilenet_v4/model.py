@@ -9,7 +9,7 @@ up), so any input of at least 1x1 pixels works; the feature map is pooled global
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -167,10 +167,10 @@ def mobilenet_v4_custom(
     num_heads: int = 2,
     hidden_dim_classifier: int = 64,
     dropout: float = 0.2,
-    FusedIBs: int = 1,  # noqa: N803 - the seed's argument names
-    UIB_and_ExtraDWs: int = 1,  # noqa: N803
-    SE_and_UIBs: int = 1,  # noqa: N803
-    SE_and_MobileMQAs: int = 1,  # noqa: N803
+    FusedIBs: int = 1,
+    UIB_and_ExtraDWs: int = 1,
+    SE_and_UIBs: int = 1,
+    SE_and_MobileMQAs: int = 1,
     mqa_reduction: bool = False,
 ) -> MobileNetV4:
     """MobileNet-v4 of any size, with the seed's signature; the SE block squeezes to
