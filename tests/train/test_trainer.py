@@ -26,7 +26,7 @@ from exercise_rec.train.checkpoint import load_checkpoint
 from exercise_rec.train.cli import main as cli_main
 from exercise_rec.train.config import TrainConfig
 from exercise_rec.train.module import ExerciseClassifier
-from exercise_rec.train.run import TrainResult, train
+from exercise_rec.train.run import TrainResult, start_from, train
 from tests.conftest import TinyNet
 
 CLASSES = ["squat", "jumping_jack", "no_exercise"]
@@ -162,6 +162,27 @@ def test_trained_checkpoint_refuses_another_model_or_class_count(trained, tiny_a
     torch.testing.assert_close(five.fc.weight, before)  # nothing half-loaded
     with pytest.raises(WeightsError, match=r"best\.pt.*(missing|unexpected) keys"):
         load_weights(build_model("mobilenet_v2_3d", 3, width_mult=0.25), best)
+
+
+def test_init_from_starts_a_new_run_from_trained_weights(trained, dataset: Path, tiny_arch: str,
+                                                        tmp_path: Path) -> None:
+    """--init-from: every matching tensor comes from the file; an unrelated file is refused by name."""
+    best = trained[0] / "best.pt"
+    trained_model, _ = load_checkpoint(best)
+    fresh = build_model(tiny_arch, 3)
+    start_from(fresh, best)
+    for key, value in trained_model.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[key], value)
+
+    other = tmp_path / "other.pt"
+    torch.save({"unrelated.weight": torch.zeros(2)}, other)
+    with pytest.raises(WeightsError, match=r"other\.pt: no tensor matches"):
+        start_from(build_model(tiny_arch, 3), other)
+
+    out = tmp_path / "finetuned"
+    result = train(_config(dataset, out, tiny_arch, epochs=1, init_from=best))
+    assert result.checkpoint.is_file()
+    assert json.loads((out / "config.json").read_text())["init_from"] == str(best)
 
 
 # ---------------------------------------------------------------- resume
