@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--precision", choices=("32-true", "32", "16-mixed", "bf16-mixed"),
                    help="default: bf16-mixed on CUDA, 32 on CPU")
     p.add_argument("--devices", default=defaults.devices, help="'auto', a count (DDP when > 1) or a list")
+    p.add_argument("--num-nodes", type=int, default=defaults.num_nodes,
+                   help="machines in a multi-node run launched by torchrun or srun (README: multi-node)")
     p.add_argument("--accumulate", type=int, default=defaults.accumulate, help="gradient accumulation steps")
     p.add_argument("--grad-clip", type=float, default=defaults.grad_clip, help="0 disables clipping")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")

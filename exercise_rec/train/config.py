@@ -28,6 +28,7 @@ class TrainConfig:
     size: int = 128
     precision: str | None = None  # None: bf16-mixed on CUDA, 32 on CPU
     devices: str = "auto"
+    num_nodes: int = 1  # > 1 under torchrun or SLURM (see README: multi-node)
     accumulate: int = 1
     grad_clip: float = 1.0
     compile: bool = False

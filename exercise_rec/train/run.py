@@ -120,6 +120,7 @@ def train(config: TrainConfig) -> TrainResult:
         max_epochs=config.epochs,
         accelerator="auto",
         devices=config.devices,
+        num_nodes=config.num_nodes,
         precision=config.resolved_precision(),
         accumulate_grad_batches=config.accumulate,
         gradient_clip_val=config.grad_clip or None,
