@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from exercise_rec.device import has_3d_convs_only
 from exercise_rec.models import build_model
 from exercise_rec.models.registry import count_flops
 
@@ -70,7 +71,7 @@ def best_format_latency(model: nn.Module, clip: torch.Tensor, warmup: int, repea
     2D-backbone video models (rank-4 conv weights) run contiguous only: channels_last_3d needs 5D.
     """
     plain = median_latency_ms(model, clip, warmup, repeats)
-    if any(p.ndim == 4 for p in model.parameters()):
+    if not has_3d_convs_only(model):
         return plain, "NCTHW"
     model_cl = model.to(memory_format=torch.channels_last_3d)
     fast = median_latency_ms(model_cl, clip.contiguous(memory_format=torch.channels_last_3d), warmup, repeats)

@@ -21,7 +21,7 @@ from torch import nn
 
 from exercise_rec.data.transforms import AugmentConfig, build_transforms
 from exercise_rec.data.video import probe, read_clip
-from exercise_rec.device import pick_device
+from exercise_rec.device import clip_memory_format, pick_device
 from exercise_rec.models import get_entry
 from exercise_rec.train.checkpoint import CheckpointMeta, load_checkpoint
 
@@ -79,8 +79,8 @@ class Predictor:
 
     def __init__(self, model: nn.Module, meta: CheckpointMeta, device: torch.device | str | None = None) -> None:
         self.device = pick_device(str(device) if device is not None else None)
-        # channels_last_3d: oneDNN's fast 3D conv path on CPU (about 2x for mobilenet_v2_3d).
-        self.model = model.eval().to(self.device, memory_format=torch.channels_last_3d)
+        self.memory_format = clip_memory_format(model)
+        self.model = model.eval().to(self.device, memory_format=self.memory_format)
         self.meta = meta
         self.transform = build_transforms(
             False, meta.input_size, AugmentConfig(mean=meta.mean, std=meta.std)
@@ -111,7 +111,7 @@ class Predictor:
     def logits(self, clips: Sequence[torch.Tensor]) -> torch.Tensor:
         """Raw logits [N, num_classes] for uint8 clips [T, H, W, 3] (any sizes: each is resized/cropped)."""
         batch = torch.stack([self.transform(clip) for clip in clips]).to(self.device)
-        out = self.model(batch.contiguous(memory_format=torch.channels_last_3d))
+        out = self.model(batch.contiguous(memory_format=self.memory_format))
         return out.float().cpu()
 
     def probabilities(self, clips: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -20,6 +20,7 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
+from exercise_rec.device import clip_memory_format
 from exercise_rec.models import build_model
 
 
@@ -63,9 +64,8 @@ class ExerciseClassifier(pl.LightningModule):
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.model: nn.Module = build_model(model_name, len(class_names), **model_kwargs)
-        self.channels_last = channels_last
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last_3d)
+        self.memory_format = clip_memory_format(self.model, channels_last)
+        self.model = self.model.to(memory_format=self.memory_format)
         # The compiled wrapper is kept off the module tree so state_dict keys stay "model.*".
         object.__setattr__(self, "_run_model", torch.compile(self.model) if compile else self.model)
         self.val_metrics = classification_metrics(len(class_names))
@@ -74,9 +74,7 @@ class ExerciseClassifier(pl.LightningModule):
         self.last_test: dict[str, torch.Tensor] = {}
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
-            clips = clips.contiguous(memory_format=torch.channels_last_3d)
-        return self._run_model(clips)
+        return self._run_model(clips.contiguous(memory_format=self.memory_format))
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)

@@ -185,6 +185,21 @@ def test_init_from_starts_a_new_run_from_trained_weights(trained, dataset: Path,
     assert json.loads((out / "config.json").read_text())["init_from"] == str(best)
 
 
+@pytest.mark.parametrize(("model", "kwargs"), [("mobilenet_v4_nano_video", {}),
+                                                ("mobilenet_v2_3d", {"width_mult": 0.25, "mode": "high_temporal"})])
+def test_registry_video_models_train_through_the_trainer(model: str, kwargs: dict, dataset: Path,
+                                                         tmp_path: Path) -> None:
+    """Real registry models (not the tiny test net) run the whole trainer and serve predictions."""
+    out = tmp_path / model
+    result = train(_config(dataset, out, model, epochs=1, size=64, **kwargs))
+    model_, meta = load_checkpoint(result.checkpoint)
+    assert meta.model_name == model and meta.model_kwargs == kwargs
+    steps = _train_steps(_csv_rows(out / "logs" / "metrics.csv"))
+    assert len(steps) == TRAIN_BATCHES
+    video = dataset / (dataset / "test.txt").read_text().split()[0]
+    assert Predictor.from_checkpoint(result.checkpoint).predict(video).labels[0] in SORTED_CLASSES
+
+
 # ---------------------------------------------------------------- resume
 
 
