@@ -34,7 +34,10 @@ def classification_metrics(num_classes: int) -> MetricCollection:
     }
     if num_classes > 5:
         metrics["top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
-    return MetricCollection(metrics)
+    # compute_groups=False: torchmetrics merges metrics whose states are equal after the first
+    # update, and top-1/top-5 states coincide whenever that update is all top-1 hits (one video at
+    # a time in evaluate), after which top5 silently reported top1.
+    return MetricCollection(metrics, compute_groups=False)
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
