@@ -20,7 +20,8 @@ def atomic_path(path: str | PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
 
     The temporary name keeps the suffix, so tools that pick a format by extension (ffmpeg,
-    ``torch.save`` users reading the name) behave as for the final file.
+    ``torch.save`` users reading the name) behave as for the final file. The result gets the
+    permissions a plain ``open(path, "w")`` would give (mkstemp's are owner-only, 0600).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -29,6 +30,18 @@ def atomic_path(path: str | PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            tmp.chmod(0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _read_umask() -> int:
+    """The process umask; there is no getter, so it is set and restored, once, at import (no threads yet)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
