@@ -42,10 +42,10 @@ class Evaluation:
 
 
 def _views(predictor: Predictor, item: ClipItem, views: int) -> list[torch.Tensor]:
-    if views == 1:
-        return [predictor.decode(item.path, start=item.start, stop=item.stop)]
+    """One uniformly sampled clip, or ``views`` clips with seeded random sampling."""
+    sampling = "uniform" if views == 1 else "random"
     return [
-        predictor.decode(item.path, sampling="random", seed=k, start=item.start, stop=item.stop)
+        predictor.decode(item.path, sampling=sampling, seed=k, start=item.start, stop=item.stop)
         for k in range(views)
     ]
 

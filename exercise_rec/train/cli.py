@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--out", type=Path, default=defaults.out, help="output directory")
     p.add_argument("--half-checkpoint", action="store_true", help="store best.pt weights as fp16")
     args = p.parse_args(argv)
-    return TrainConfig(**{k: v for k, v in vars(args).items()})
+    return TrainConfig(**vars(args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,8 +73,7 @@ class ExerciseClassifier(pl.LightningModule):
         object.__setattr__(self, "_run_model", torch.compile(self.model) if compile else self.model)
         self.val_metrics = classification_metrics(len(class_names))
         self.test_metrics = classification_metrics(len(class_names))
-        self.last_val: dict[str, torch.Tensor] = {}
-        self.last_test: dict[str, torch.Tensor] = {}
+        self.last_test: dict[str, torch.Tensor] = {}  # read by run.train after trainer.test
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self._run_model(clips.contiguous(memory_format=self.memory_format))
@@ -112,7 +111,7 @@ class ExerciseClassifier(pl.LightningModule):
         self._eval_step(batch, "val", self.val_metrics)
 
     def on_validation_epoch_end(self) -> None:
-        self.last_val = self._eval_epoch_end("val", self.val_metrics)
+        self._eval_epoch_end("val", self.val_metrics)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._eval_step(batch, "test", self.test_metrics)

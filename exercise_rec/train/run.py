@@ -30,7 +30,7 @@ from exercise_rec.io import atomic_path
 from exercise_rec.models import WeightsError, load_weights
 from exercise_rec.models.registry import check_model_args
 from exercise_rec.train.callbacks import DeployableCheckpoint
-from exercise_rec.train.checkpoint import CheckpointMeta, load_checkpoint
+from exercise_rec.train.checkpoint import CheckpointMeta, read_meta
 from exercise_rec.train.config import TrainConfig
 from exercise_rec.train.loggers import training_loggers
 from exercise_rec.train.module import ExerciseClassifier
@@ -137,11 +137,10 @@ def train(config: TrainConfig) -> TrainResult:
 
     if not best_path.is_file():
         raise RuntimeError(f"{out}: training produced no validated checkpoint (no validation batches?)")
-    best_model, best_meta = load_checkpoint(best_path)
-    module.model.load_state_dict(best_model.state_dict())
+    load_weights(module.model, best_path)  # the best epoch's weights, into the model already on the device
     trainer.test(module, datamodule=datamodule, verbose=False)
     values = module.last_test
-    metrics = {"val": best_meta.metrics, "test": summarize(values, class_names)}
+    metrics = {"val": read_meta(best_path).metrics, "test": summarize(values, class_names)}
     if trainer.is_global_zero:
         save_confusion(values["confusion"], class_names, out, "test_confusion")
         save_json(metrics, out / "metrics.json")
