@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
+from exercise_rec.data import frames
 from exercise_rec.data.transforms import (
     AugParams,
     ClipTransform,
@@ -26,9 +26,6 @@ from exercise_rec.data.transforms import (
 from exercise_rec.data.video import write_video
 
 log = logging.getLogger(__name__)
-
-_GAP = 4  # pixels of black between the halves
-_MIN_HEIGHT = 256  # small model inputs (128x128) are scaled up to at least this for viewing
 
 
 def _clip_and_label(item: Any, index: int, names: Sequence[str] | None) -> tuple[torch.Tensor, str]:
@@ -55,30 +52,10 @@ def _caption(params: AugParams) -> str:
     )
 
 
-def _fit_height(frames: np.ndarray, height: int) -> np.ndarray:
-    t, h, w, _ = frames.shape
-    width = max(1, round(w * height / h))
-    return np.stack([cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR) for frame in frames])
-
-
-def _label_frames(frames: np.ndarray, text: str) -> None:
-    scale = frames.shape[1] / 560  # about 0.45 at the 256-row minimum
-    origin = (4, int(26 * scale) + 4)
-    for frame in frames:
-        for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # outlined: readable on any colour
-            cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
-
-
 def side_by_side(before: torch.Tensor, after: torch.Tensor, params: AugParams, title: str = "") -> np.ndarray:
     """uint8 frames [T, H, W1 + gap + W2, 3]: the input clip | the augmented clip (both un-normalised)."""
-    height = max(_MIN_HEIGHT, after.shape[1])
-    left = _fit_height(before.numpy(), height)
-    right = _fit_height(after.numpy(), height)
-    frames = min(len(left), len(right))
-    _label_frames(left, f"before {title}".strip())
-    _label_frames(right, f"after: {_caption(params)}")
-    gap = np.zeros((frames, height, _GAP, 3), np.uint8)
-    return np.concatenate([left[:frames], gap, right[:frames]], axis=2)
+    captions = (f"before {title}".strip(), f"after: {_caption(params)}")
+    return frames.side_by_side([before.numpy(), after.numpy()], captions)
 
 
 def write_debug_videos(

@@ -265,6 +265,11 @@ class I3D(nn.Module):
     def num_classes(self) -> int:
         return self.logits.conv3d.out_channels
 
+    @property
+    def cam_layers(self) -> tuple[str, ...]:
+        """Every Mixed_* Inception block, shallow to deep (Mixed_5c feeds the pooling)."""
+        return MIXED_NAMES
+
     def replace_logits(self, num_classes: int) -> None:
         """A fresh ``num_classes``-way classifier (fine-tuning), on the old one's device and dtype."""
         if not isinstance(num_classes, int) or num_classes < 1:

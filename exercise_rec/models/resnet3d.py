@@ -327,6 +327,12 @@ class ResNet3D(nn.Module):
     def layout(self) -> str:
         return "separable" if self.use_separable else "standard"
 
+    @property
+    def cam_layers(self) -> tuple[str, ...]:
+        """The four residual stages in this layout's names, shallow to deep."""
+        prefix = "body." if self.use_separable else ""
+        return tuple(f"{prefix}layer{i}" for i in range(1, _NUM_STAGES + 1))
+
     def get_stem(self) -> ResNetStem:
         """The stem as one module (in the standard layout, a view over ``conv1``/``bn1``/... )."""
         if self.use_separable:
@@ -411,6 +417,11 @@ class MultiViewResNet3D(nn.Module):
         )
         self.head = make_head(dim, config.num_classes, config.dropout)
         _init_convs(self)
+
+    @property
+    def cam_layers(self) -> tuple[str, ...]:
+        """Each view's last stage (maps of that view's clip), then the fused map (both views)."""
+        return (*(f"backbones.{view}.body.layer4" for view in self.views), "fusion")
 
     def _split(self, inputs: Mapping[str, Tensor] | Tensor) -> list[Tensor]:
         """Per-view clips, in ``self.views`` order, from a dict or a ``[B, V, C, T, H, W]`` stack."""

@@ -109,6 +109,11 @@ class VideoResNetClassifier(nn.Module):
         self.avgpool = backbone.avgpool
         self.fc = backbone.fc
 
+    @property
+    def cam_layers(self) -> tuple[str, ...]:
+        """The four residual stages, shallow to deep."""
+        return ("layer1", "layer2", "layer3", "layer4")
+
     def forward_features(self, x: Tensor) -> Tensor:
         """Globally pooled ``layer4`` features ``[B, 512]``."""
         x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))

@@ -1,0 +1,94 @@
+"""``python -m exercise_rec.cam VIDEO``: where and when the model looks, as a frame | overlay video.
+
+    python -m exercise_rec.cam samples/squat.mp4 --out squat_cam.mp4
+    python -m exercise_rec.cam samples/squat.mp4 --layer features.13 --method hirescam --out cam.mp4 --plot cam.png
+    python -m exercise_rec.cam --list-layers --checkpoint checkpoints/mobilenet_v2_3d_high_temporal.pt
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from exercise_rec.cli_common import OneLineParser, run_cli
+
+
+def _target(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def build_parser() -> OneLineParser:
+    from exercise_rec.explain import METHODS
+    from exercise_rec.inference import DEFAULT_CHECKPOINT
+
+    p = OneLineParser(prog="python -m exercise_rec.cam", description="Grad-CAM / HiResCAM overlay video for a clip.")
+    p.add_argument("video", type=Path, nargs="?", help="video file to explain")
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                   help=f"deployable checkpoint (default: {DEFAULT_CHECKPOINT.name} in checkpoints/)")
+    p.add_argument("--layer", help="layer name (default: the last conv block; see --list-layers)")
+    p.add_argument("--method", default="gradcam", choices=list(METHODS), help="CAM method (default gradcam)")
+    p.add_argument("--target", type=_target, help="class name or index to explain (default: the predicted class)")
+    p.add_argument("--out", type=Path, help="output mp4: input | overlay, side by side")
+    p.add_argument("--plot", type=Path, help="also save the per-frame importance chart (png/svg/pdf)")
+    p.add_argument("--per-frame", action="store_true",
+                   help="normalise each frame on its own (detail in quiet frames; hides when the model looks)")
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity in [0, 1] (default 0.5)")
+    p.add_argument("--colormap", default="jet", help="matplotlib colormap (default jet)")
+    p.add_argument("--fps", type=float, default=8.0, help="frame rate of the output video (default 8)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--list-layers", action="store_true", help="print the model's CAM layers and exit")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.list_layers and (args.video is None or args.out is None):
+        parser.error("VIDEO and --out are required (or use --list-layers)")
+
+    def _run() -> int:
+        from exercise_rec.explain import cam_layers, default_layer
+        from exercise_rec.explain.overlay import (
+            cam_video,
+            frame_importance,
+            importance_figure,
+        )
+        from exercise_rec.explain.video import explain_video
+        from exercise_rec.inference import Predictor
+
+        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
+        if args.list_layers:
+            default = default_layer(predictor.model)
+            for name in cam_layers(predictor.model):
+                print(f"{name}{'  (default)' if name == default else ''}")
+            return 0
+        normalize = "frame" if args.per_frame else "clip"
+        result = explain_video(predictor, args.video, args.layer, args.method, args.target, normalize)
+        cam_video(args.out, result.frames, result.cam, fps=args.fps, alpha=args.alpha, colormap=args.colormap)
+        importance = frame_importance(result.cam)
+        info = result.cam.info
+        if args.plot:
+            importance_figure(importance, info).savefig(args.plot, dpi=120)
+        if args.json:
+            print(json.dumps({
+                "video": str(args.video), "out": str(args.out), "layer": info.layer, "method": info.method,
+                "target": info.target_name, "prob": round(info.prob, 6), "predicted": result.predicted,
+                "temporal_resolution": info.temporal_resolution, "layer_shape": list(info.layer_shape),
+                "normalization": info.normalization, "frame_importance": [round(v, 6) for v in importance],
+            }))  # fmt: skip
+            return 0
+        print(f"{args.video}: explaining {info.target_name} (p={info.prob:.1%}; predicted {result.predicted})")
+        print(f"  {info.method} at {info.layer}: map {info.layer_shape}, T'={info.temporal_resolution}"
+              f"{' (one map for every frame)' if info.temporal_resolution == 1 else ''}")
+        print(f"  per-frame importance: {' '.join(f'{v:.2f}' for v in importance)}")
+        print(f"  wrote {args.out}{f' and {args.plot}' if args.plot else ''}")
+        return 0
+
+    return run_cli(_run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Helpers for showing uint8 frame stacks ``[T, H, W, 3]`` to people: scale, caption, join.
+
+Why shared: the augmentation debug videos, the CAM videos and the app's strips all show small
+model inputs (128x128) next to each other; they scale and caption them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+GAP = 4  # pixels of black between panels
+MIN_HEIGHT = 256  # small model inputs are scaled up to at least this for viewing
+
+
+def fit_height(frames: np.ndarray, height: int) -> np.ndarray:
+    """Frames scaled (aspect kept, bilinear) to ``height`` rows."""
+    t, h, w, _ = frames.shape
+    width = max(1, round(w * height / h))
+    return np.stack([cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR) for frame in frames])
+
+
+def label_frames(frames: np.ndarray, text: str) -> None:
+    """Write ``text`` in the top-left corner of every frame, in place (outlined: readable on any colour)."""
+    scale = frames.shape[1] / 560  # about 0.45 at the 256-row minimum
+    origin = (4, int(26 * scale) + 4)
+    for frame in frames:
+        for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+            cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
+
+
+def side_by_side(panels: Sequence[np.ndarray], captions: Sequence[str]) -> np.ndarray:
+    """Panels ``[T, H_i, W_i, 3]`` scaled to one height, captioned, joined left to right with a gap.
+
+    The height is the smallest panel's, but at least ``MIN_HEIGHT``: a 128-pixel model input is
+    enlarged to be seen, and a full-HD source next to it does not blow the result up.
+    """
+    height = max(MIN_HEIGHT, min(panel.shape[1] for panel in panels))
+    scaled = [fit_height(np.asarray(panel), height) for panel in panels]
+    frames = min(len(panel) for panel in scaled)
+    for panel, caption in zip(scaled, captions):
+        if caption:
+            label_frames(panel, caption)
+    gap = np.zeros((frames, height, GAP, 3), np.uint8)
+    parts: list[np.ndarray] = []
+    for k, panel in enumerate(scaled):
+        parts += [gap, panel[:frames]] if k else [panel[:frames]]
+    return np.concatenate(parts, axis=2)
