@@ -23,6 +23,8 @@ def _seed() -> None:
 class TinyNet(nn.Module):
     """A few-parameter video model registered for tests that need *a* model, not a real one."""
 
+    cam_layers = ("conv",)
+
     def __init__(self, num_classes: int, width: int = 4) -> None:
         super().__init__()
         self.conv = nn.Conv3d(3, width, 3, padding=1)

@@ -288,7 +288,7 @@ def sample_indices(
 # --------------------------------------------------------------------------------------------
 
 
-def _target_size(height: int, width: int, size: int | Sequence[int] | None) -> tuple[int, int] | None:
+def resize_shape(height: int, width: int, size: int | Sequence[int] | None) -> tuple[int, int] | None:
     """(H, W) to resize to, or None for no resize. int = short side with aspect kept; (H, W) = exact."""
     if size is None:
         return None
@@ -356,7 +356,7 @@ def _decode_indices(
         if frame.dtype != np.uint8:
             raise VideoError(path, f"unsupported pixel depth {frame.dtype} (expected 8-bit)")
         if out is None:
-            target = _target_size(frame.shape[0], frame.shape[1], size) or frame.shape[:2]
+            target = resize_shape(frame.shape[0], frame.shape[1], size) or frame.shape[:2]
             out = np.empty((len(wanted), target[0], target[1], 3), dtype=np.uint8)
         out[k] = _to_rgb(frame, target)
     assert out is not None  # wanted is never empty

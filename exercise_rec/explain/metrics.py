@@ -1,0 +1,224 @@
+"""Is a CAM right? Localisation and timing measured against the synthetic videos' ground truth.
+
+Why: a heatmap that looks plausible can still be wrong (flipped axes, the wrong layer, time
+collapsed); the synthetic generator knows where the person is (``mask``) and how fast each limb
+moves (``joints``) in every frame, so a CAM can be scored instead of eyeballed:
+
+* **energy inside the mask**: the share of a frame's CAM mass inside the (dilated) person mask,
+  averaged over frames and videos. A CAM that ignores the person scores its area share: *chance*.
+* **pointing game**: the share of frames whose CAM maximum lies inside the dilated mask.
+* **motion correlation**: Pearson correlation, per video, between the CAM's per-frame mean and
+  the limbs' per-frame speed; a layer with one time step (T' = 1) cannot follow motion and gets none.
+
+Masks are carried through exactly the geometry the model's input went through (the frames
+``read_clip`` samples, its resize, the eval transform's resize-to-cover and centre crop), so a
+CAM is compared with the person where the model saw them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from exercise_rec.data.transforms import ResizeToCover
+from exercise_rec.data.video import VideoError, probe, resize_shape, sample_indices
+from exercise_rec.explain.cam import compute_cam
+from exercise_rec.explain.overlay import frame_importance
+from exercise_rec.inference import Predictor
+
+__all__ = [
+    "DILATION",
+    "FaithfulnessRow",
+    "GroundTruth",
+    "clip_masks",
+    "dilate",
+    "energy_inside",
+    "evaluate_faithfulness",
+    "limb_speed",
+    "load_ground_truth",
+    "motion_correlation",
+    "pointing_hits",
+]
+
+DILATION = 0.05  # mask dilation radius as a fraction of the input's short side (6 px at 128)
+LIMB_JOINTS = ("elbow", "wrist", "knee", "ankle")
+
+
+def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """Binary dilation of each frame of a bool ``[T, H, W]`` mask by a square of ``radius`` pixels."""
+    if radius <= 0:
+        return mask.bool()
+    grown = F.max_pool2d(mask.float()[:, None], 2 * radius + 1, stride=1, padding=radius)
+    return grown[:, 0] > 0
+
+
+def energy_inside(cam: np.ndarray, mask: np.ndarray) -> float:
+    """Mean over frames of (CAM mass inside ``mask``) / (CAM mass); frames without CAM mass are skipped
+    (NaN when no frame has any)."""
+    heat = np.asarray(cam, dtype=np.float64)
+    inside = (heat * np.asarray(mask, dtype=bool)).sum(axis=(1, 2))
+    total = heat.sum(axis=(1, 2))
+    valid = total > 0
+    return float((inside[valid] / total[valid]).mean()) if valid.any() else float("nan")
+
+
+def pointing_hits(cam: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per frame: does the CAM's maximum fall inside ``mask``? An all-zero frame is a miss.
+
+    Ties (flat plateaus after upsampling) count as a hit only if every maximal pixel is inside,
+    so a flat map cannot score by luck.
+    """
+    heat = np.asarray(cam, dtype=np.float64)
+    gt = np.asarray(mask, dtype=bool)
+    hits = np.zeros(len(heat), dtype=bool)
+    for t, (frame, person) in enumerate(zip(heat, gt)):
+        peak = frame.max()
+        if peak > 0:
+            hits[t] = bool(person[frame >= peak * (1 - 1e-6)].all())
+    return hits
+
+
+def limb_speed(joints: np.ndarray, names: Sequence[str], indices: np.ndarray) -> np.ndarray:
+    """Mean speed of the elbows, wrists, knees and ankles at each sampled frame, in pixels per source
+    frame (central difference over the neighbouring sampled frames)."""
+    limbs = [k for k, name in enumerate(names) if name.endswith(LIMB_JOINTS)]
+    points = np.asarray(joints, dtype=np.float64)[:, limbs]
+    before = np.concatenate([indices[:1], indices[:-1]])
+    after = np.concatenate([indices[1:], indices[-1:]])
+    span = np.maximum(after - before, 1)
+    moved = np.linalg.norm(points[after] - points[before], axis=-1).mean(axis=1)
+    return moved / span
+
+
+def motion_correlation(importance: np.ndarray, speed: np.ndarray) -> float:
+    """Pearson correlation of per-frame CAM energy and limb speed; NaN when either is constant."""
+    a = np.asarray(importance, dtype=np.float64)
+    b = np.asarray(speed, dtype=np.float64)
+    if a.std() < 1e-9 or b.std() < 1e-9:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """A synthetic video's truth at the sampled frames, in the model's input geometry."""
+
+    mask: torch.Tensor  # bool [T, H, W] aligned with the model input
+    speed: np.ndarray  # [T] limb speed
+    label: str
+
+
+def clip_masks(
+    mask: np.ndarray, indices: np.ndarray, read_size: int, input_size: tuple[int, int]
+) -> torch.Tensor:
+    """The person masks of the sampled frames, resized as ``read_clip(size=read_size)`` resizes and
+    then resized-to-cover and centre-cropped as the eval transform does (nearest neighbour)."""
+    frames = tv_tensors.Mask(torch.from_numpy(np.asarray(mask)[indices].astype(np.uint8)))
+    decoded = resize_shape(frames.shape[-2], frames.shape[-1], read_size)
+    geometry = v2.Compose([v2.Resize(decoded), ResizeToCover(input_size), v2.CenterCrop(input_size)])
+    return geometry(frames).as_subclass(torch.Tensor).bool()
+
+
+def load_ground_truth(video: Path, predictor: Predictor) -> GroundTruth:
+    """Masks and limb speeds from ``video``'s ``.npz`` for the frames ``predictor.decode`` samples."""
+    npz = video.with_suffix(".npz")
+    if not npz.is_file():
+        raise VideoError(video, f"no ground truth next to it ({npz.name}); synthetic videos have one")
+    with np.load(npz) as truth:
+        mask, joints, names = truth["mask"], truth["joints"], [str(n) for n in truth["joint_names"]]
+    frames = probe(video).frames
+    if frames != len(mask):
+        raise VideoError(video, f"{frames} frames but {len(mask)} ground-truth masks in {npz.name}")
+    indices = sample_indices(frames, predictor.meta.clip_len, "uniform")
+    meta = predictor.meta
+    return GroundTruth(
+        mask=clip_masks(mask, indices, max(meta.input_size), tuple(meta.input_size)),
+        speed=limb_speed(joints, names, indices),
+        label=video.parent.name,
+    )
+
+
+@dataclass(frozen=True)
+class FaithfulnessRow:
+    """One (checkpoint, layer, method) over a set of videos."""
+
+    model: str
+    layer: str
+    method: str
+    temporal_resolution: int
+    energy_inside: float
+    chance: float
+    pointing: float
+    motion_correlation: float  # NaN when the layer cannot vary in time (T' = 1)
+    ms_per_cam: float
+    videos: int
+
+    @property
+    def energy_ratio(self) -> float:
+        """Energy inside the mask over chance (1 = no better than ignoring the person)."""
+        return self.energy_inside / self.chance
+
+
+def evaluate_faithfulness(
+    predictor: Predictor,
+    videos: Sequence[Path],
+    layers: Sequence[str],
+    methods: Sequence[str] = ("gradcam", "hirescam"),
+    model_label: str = "",
+    dilation: float = DILATION,
+    progress: bool = True,
+) -> list[FaithfulnessRow]:
+    """Score every (layer, method) on ``videos`` (synthetic clips with ``.npz`` ground truth).
+
+    The CAM explains the video's true class (its folder name), as the pointing game's protocol
+    does (Zhang et al., 2016), or the predicted class when the checkpoint does not know that
+    class. Returns one row per pair, in the order of ``layers`` x ``methods``.
+    """
+    from tqdm.auto import tqdm
+
+    radius = round(dilation * min(predictor.meta.input_size))
+    scores: dict[tuple[str, str], dict[str, list[float]]] = {
+        (layer, method): {"energy": [], "chance": [], "hits": [], "corr": [], "ms": [], "tres": []}
+        for layer in layers
+        for method in methods
+    }
+    for video in tqdm(videos, desc=f"faithfulness {model_label}".strip(), disable=not progress):
+        truth = load_ground_truth(video, predictor)
+        person = dilate(truth.mask, radius).numpy()
+        x = predictor.transform(predictor.decode(video)).to(predictor.device)
+        target = truth.label if truth.label in predictor.class_names else None
+        for (layer, method), acc in scores.items():
+            started = time.perf_counter()
+            cam = compute_cam(predictor.model, x, layer, method, target, class_names=predictor.class_names)
+            acc["ms"].append((time.perf_counter() - started) * 1e3)
+            acc["energy"].append(energy_inside(cam, person))
+            acc["chance"].append(float(person.mean()))
+            acc["hits"].append(float(pointing_hits(cam, person).mean()))
+            acc["corr"].append(motion_correlation(frame_importance(cam), truth.speed))
+            acc["tres"].append(cam.info.temporal_resolution)
+    rows = []
+    for (layer, method), acc in scores.items():
+        corr = np.asarray(acc["corr"])
+        rows.append(
+            FaithfulnessRow(
+                model=model_label or predictor.meta.model_name,
+                layer=layer,
+                method=method,
+                temporal_resolution=int(acc["tres"][0]) if acc["tres"] else 0,
+                energy_inside=float(np.nanmean(acc["energy"])),
+                chance=float(np.mean(acc["chance"])),
+                pointing=float(np.mean(acc["hits"])),
+                motion_correlation=float(np.nanmean(corr)) if np.isfinite(corr).any() else float("nan"),
+                ms_per_cam=float(np.median(acc["ms"])),
+                videos=len(videos),
+            )
+        )
+    return rows

@@ -1,0 +1,165 @@
+"""Faithfulness metrics: the ground truth lines up with the model input, and the scores mean what they say."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from exercise_rec import faithfulness
+from exercise_rec.data.synthetic import SynthConfig, generate_dataset
+from exercise_rec.data.transforms import build_transforms, denormalize
+from exercise_rec.data.video import read_clip, sample_indices, write_video
+from exercise_rec.explain.metrics import (
+    clip_masks,
+    dilate,
+    energy_inside,
+    evaluate_faithfulness,
+    limb_speed,
+    load_ground_truth,
+    motion_correlation,
+    pointing_hits,
+)
+from exercise_rec.inference import Predictor
+from exercise_rec.models import build_model
+from exercise_rec.train.checkpoint import CheckpointMeta, save_checkpoint
+
+CLASSES = ("jumping_jack", "squat")
+
+
+def _box_video(tmp_path: Path, height: int, width: int, frames: int = 20) -> tuple[Path, np.ndarray]:
+    """A white box, off-centre and moving right, on black; returns the file and its true masks."""
+    mask = np.zeros((frames, height, width), dtype=bool)
+    for t in range(frames):
+        top, left = height // 5, width // 6 + t * width // (3 * frames)
+        mask[t, top : top + height // 3, left : left + width // 5] = True
+    pixels = np.repeat(mask[..., None], 3, axis=-1).astype(np.uint8) * 255
+    return write_video(tmp_path / f"box_{height}x{width}.mp4", pixels, 10, crf=12), mask
+
+
+@pytest.mark.parametrize("height,width", [(96, 160), (160, 96)])  # landscape and portrait
+def test_clip_masks_follow_the_model_input_geometry(tmp_path, height, width):
+    video, mask = _box_video(tmp_path, height, width)
+    clip_len, size = 6, (32, 32)
+    x = build_transforms(False, size)(read_clip(video, clip_len, size=max(size)))
+    seen = denormalize(x).numpy().mean(axis=-1) > 127  # the box as the model sees it
+    indices = sample_indices(len(mask), clip_len, "uniform")
+    aligned = clip_masks(mask, indices, max(size), size).numpy()
+
+    assert aligned.shape == (clip_len, *size) and aligned.dtype == bool
+    iou = (seen & aligned).sum() / (seen | aligned).sum()
+    assert iou > 0.85, iou
+    # The wrong frames (time reversed) or a flipped image line up much worse: the check has teeth.
+    assert (seen & aligned[::-1]).sum() / (seen | aligned[::-1]).sum() < iou - 0.1
+    assert (seen & aligned[:, :, ::-1]).sum() / (seen | aligned[:, :, ::-1]).sum() < iou - 0.1
+
+
+def test_dilate_grows_each_frame_by_a_square():
+    mask = torch.zeros(2, 9, 9, dtype=torch.bool)
+    mask[0, 4, 4] = True
+    mask[1, 0, 0] = True
+    grown = dilate(mask, 2)
+    assert grown[0].sum() == 25 and grown[0, 2:7, 2:7].all()
+    assert grown[1].sum() == 9 and grown[1, :3, :3].all()  # clipped at the border
+    assert torch.equal(dilate(mask, 0), mask)
+
+
+def test_energy_inside_is_chance_for_a_flat_map_and_one_for_a_perfect_one():
+    mask = np.zeros((3, 10, 10), dtype=bool)
+    mask[:, 2:4, 2:7] = True  # 10% of each frame
+    assert energy_inside(np.ones((3, 10, 10)), mask) == pytest.approx(0.10)
+    assert energy_inside(mask.astype(np.float32), mask) == pytest.approx(1.0)
+    cam = mask.astype(np.float32)
+    cam[1] = 0  # a silent frame is skipped, not counted as zero
+    assert energy_inside(cam, mask) == pytest.approx(1.0)
+    assert math.isnan(energy_inside(np.zeros((3, 10, 10)), mask))
+
+
+def test_pointing_counts_the_peak_and_refuses_flat_or_empty_frames():
+    mask = np.zeros((4, 8, 8), dtype=bool)
+    mask[:, :4, :4] = True
+    cam = np.zeros((4, 8, 8), dtype=np.float32)
+    cam[0, 1, 1] = 1.0  # peak inside
+    cam[1, 6, 6] = 1.0  # peak outside
+    cam[2] = 0.5  # flat: the maximum is everywhere, also outside
+    # frame 3 stays all zero
+    assert pointing_hits(cam, mask).tolist() == [True, False, False, False]
+
+
+def test_limb_speed_uses_limb_joints_and_the_sampled_frame_spacing():
+    names = ["head", "r_wrist", "l_knee"]
+    frames = 30
+    joints = np.zeros((frames, 3, 2), dtype=np.float32)
+    joints[:, 0, 0] = np.arange(frames) * 100.0  # the head races: ignored
+    joints[:, 1, 1] = np.arange(frames) * 2.0  # wrist: 2 px per frame
+    indices = sample_indices(frames, 6, "uniform")
+    speed = limb_speed(joints, names, indices)
+    np.testing.assert_allclose(speed, 1.0)  # mean of wrist (2) and still knee (0)
+
+
+def test_motion_correlation():
+    assert motion_correlation(np.arange(5.0), np.arange(5.0) * 3 + 1) == pytest.approx(1.0)
+    assert motion_correlation(np.arange(5.0), -np.arange(5.0)) == pytest.approx(-1.0)
+    assert math.isnan(motion_correlation(np.ones(5), np.arange(5.0)))  # T' = 1: no timing to compare
+
+
+@pytest.fixture(scope="module")
+def synth_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = SynthConfig(width=64, height=48, duration=1.0, vary_resolution=False)
+    return generate_dataset(tmp_path_factory.mktemp("cam") / "synth", 1, seed=3, config=config, classes=CLASSES, workers=1)
+
+
+def _checkpoint(path: Path, input_size=(32, 32), clip_len=4) -> Path:
+    meta = CheckpointMeta(
+        model_name="mobilenet_v2_3d", model_kwargs={"width_mult": 0.25, "mode": "high_temporal"},
+        class_names=CLASSES, clip_len=clip_len, input_size=input_size, mean=(0.5,) * 3, std=(0.25,) * 3,
+    )
+    return save_checkpoint(path, build_model("mobilenet_v2_3d", 2, width_mult=0.25, mode="high_temporal"), meta)
+
+
+def test_ground_truth_of_a_synthetic_video_matches_its_rendered_person(synth_set, tmp_path):
+    predictor = Predictor.from_checkpoint(_checkpoint(tmp_path / "c.pt"), device="cpu")
+    video = synth_set / "squat" / "squat_0000.mp4"
+    truth = load_ground_truth(video, predictor)
+    assert truth.label == "squat" and truth.mask.shape == (4, 32, 32) and truth.speed.shape == (4,)
+    assert 0.01 < truth.mask.float().mean() < 0.5 and (truth.speed >= 0).all()
+    alone = tmp_path / "squat" / video.name  # the same video without its .npz
+    alone.parent.mkdir()
+    shutil.copy(video, alone)
+    with pytest.raises(ValueError, match="no ground truth"):
+        load_ground_truth(alone, predictor)
+
+
+def test_evaluate_faithfulness_and_cli_table(synth_set, tmp_path, capsys):
+    checkpoint = _checkpoint(tmp_path / "c.pt")
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
+    videos = sorted(synth_set.glob("*/*.mp4"))
+    rows = evaluate_faithfulness(predictor, videos, ["features.3", "features.18"], progress=False)
+    assert [(r.layer, r.method) for r in rows] == [
+        ("features.3", "gradcam"), ("features.3", "hirescam"), ("features.18", "gradcam"), ("features.18", "hirescam"),
+    ]
+    for row in rows:
+        assert row.videos == 2 and row.temporal_resolution == 4  # high_temporal keeps every frame
+        assert 0 < row.chance < 1 and 0 <= row.energy_inside <= 1 and 0 <= row.pointing <= 1
+        assert row.energy_ratio == pytest.approx(row.energy_inside / row.chance)
+        assert math.isnan(row.motion_correlation) or -1 <= row.motion_correlation <= 1
+
+    out_json = tmp_path / "rows.json"
+    code = faithfulness.main([
+        "--data", str(synth_set), "--split", "all", "--per-class", "1", "--checkpoint", str(checkpoint),
+        "--layers", "features.18", "--json", str(out_json),
+    ])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0 and "| model | layer | T' |" in printed and printed.count("features.18") == 2
+    assert [r["method"] for r in json.loads(out_json.read_text())] == ["gradcam", "hirescam"]
+
+
+def test_faithfulness_cli_rejects_bad_input(synth_set, tmp_path, capsys):
+    code = faithfulness.main(["--data", str(synth_set), "--checkpoint", str(tmp_path / "missing.pt")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and "missing.pt" in err and "Traceback" not in err
