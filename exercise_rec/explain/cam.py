@@ -218,8 +218,9 @@ def model_lock(model: nn.Module) -> threading.Lock:
 
 @contextmanager
 def _isolated(model: nn.Module) -> Iterator[None]:
-    """Grad mode on, parameters frozen; on exit: training flag, flags and ``.grad`` as they were."""
-    was_training = model.training
+    """Grad mode on, parameters frozen; on exit: every module's training flag, ``requires_grad`` and
+    ``.grad`` as they were (a frozen BatchNorm inside a training model stays in eval mode)."""
+    modes = [(module, module.training) for module in model.modules()]
     params = list(model.parameters())
     saved = [(p.requires_grad, p.grad) for p in params]
     try:
@@ -231,7 +232,8 @@ def _isolated(model: nn.Module) -> Iterator[None]:
         for p, (requires_grad, grad) in zip(params, saved):
             p.requires_grad_(requires_grad)
             p.grad = grad
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
 
 
 def _resize(raw: np.ndarray, size: tuple[int, ...]) -> torch.Tensor:
