@@ -1,0 +1,45 @@
+"""``python app.py``: the exercise_rec web app (Predict, Augmentations, Grad-CAM, Modes, Models).
+
+Offline by design: analytics and Hub telemetry are switched off before gradio is imported, and
+every model and sample is read from local files.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: all)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--checkpoint", type=Path, help="default checkpoint (also offered in every picker)")
+    parser.add_argument("--share", action="store_true", help="public gradio.live link (needs internet)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.add_argument("--concurrency", type=int, default=2, help="requests computed at once")
+    parser.add_argument("--max-upload", default="200mb", help="largest upload accepted (e.g. 200mb)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from exercise_rec.app import AppConfig, build_app
+
+    config = AppConfig(device=args.device, concurrency=args.concurrency, max_upload=args.max_upload)
+    if args.checkpoint is not None:
+        config = AppConfig(
+            default_checkpoint=args.checkpoint, extra_checkpoints=(args.checkpoint,), device=args.device,
+            concurrency=args.concurrency, max_upload=args.max_upload,
+        )  # fmt: skip
+    build_app(config).launch(
+        server_name=args.host, server_port=args.port, share=args.share, max_file_size=config.max_upload
+    )
+
+
+if __name__ == "__main__":
+    main()

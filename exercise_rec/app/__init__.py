@@ -1,0 +1,31 @@
+"""The Gradio app: one module per tab, all work done by library calls; ``build_app`` assembles them."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from exercise_rec.app import augment_tab, cam_tab, models_tab, modes_tab, predict_tab
+from exercise_rec.app.state import AppConfig, ModelStore
+
+__all__ = ["AppConfig", "ModelStore", "build_app"]
+
+TITLE = "exercise_rec: which exercise, and where the 3D CNN looks"
+
+
+def build_app(config: AppConfig | None = None) -> gr.Blocks:
+    """All tabs over one shared model store, queued with the configured concurrency."""
+    store = ModelStore(config or AppConfig())
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        gr.Markdown(f"# {TITLE}")
+        with gr.Tab("Predict"):
+            predict_tab.build(store)
+        with gr.Tab("Augmentations"):
+            augment_tab.build(store)
+        with gr.Tab("Grad-CAM"):
+            cam_tab.build(store)
+        with gr.Tab("Modes"):
+            modes_tab.build(store)
+        with gr.Tab("Models"):
+            models_tab.build(store)
+    app.queue(default_concurrency_limit=store.config.concurrency, max_size=64)
+    return app

@@ -1,0 +1,116 @@
+"""Augmentations tab: the training pipeline on one clip, original | augmented, frame by frame.
+
+The seed project's augmentation sanity check, interactive: every transform has a switch and its
+parameters, one seed fixes the draw (one draw for the whole clip, as in training), "New draw"
+moves to the next seed, and the drawn crop box / flip / angle are shown next to the frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import torch
+
+from exercise_rec.app.state import ModelStore, frame_list, require_video, user_errors
+from exercise_rec.data import frames as frame_tools
+from exercise_rec.data.transforms import AugmentConfig, build_transforms, denormalize
+from exercise_rec.data.video import read_clip
+
+CLIP_LEN = 16
+
+
+def augment_clip(
+    video: str,
+    crop: bool,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    flip: bool,
+    flip_p: float,
+    rotate: bool,
+    degrees: float,
+    size: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(original uint8 clip, augmented uint8 clip, drawn parameters) for one seeded draw.
+
+    A switched-off crop keeps the whole frame area (RandomResizedCrop at scale 1 falls back to a
+    centre crop of the output's aspect), a switched-off flip has probability 0, rotation 0 degrees.
+    """
+    config = AugmentConfig(
+        scale=scale if crop else (1.0, 1.0),
+        ratio=ratio if crop else (1.0, 1.0),
+        hflip_p=flip_p if flip else 0.0,
+        degrees=degrees if rotate else 0.0,
+    )
+    transform = build_transforms(True, (size, size), config)
+    clip = read_clip(video, CLIP_LEN, size=size)
+    tensor, params = transform.with_params(clip, generator=torch.Generator().manual_seed(int(seed)))
+    augmented = denormalize(tensor, config.mean, config.std).numpy()
+    return clip.numpy(), augmented, {"seed": int(seed), **params.as_dict()}
+
+
+def pair_frame(pair: tuple[np.ndarray, np.ndarray] | None, index: int) -> np.ndarray | None:
+    """Frame ``index`` of original | augmented, side by side (for the scrubbing slider)."""
+    if pair is None:
+        return None
+    original, augmented = pair
+    k = int(np.clip(index, 0, len(augmented) - 1))
+    return frame_tools.side_by_side([original[k : k + 1], augmented[k : k + 1]], ["original", "augmented"])[0]
+
+
+def build(store: ModelStore) -> None:
+    """The tab's components and events; registers the ``/augment`` endpoint."""
+
+    @user_errors
+    def augment(
+        video: str | None, crop: bool, scale_min: float, scale_max: float, ratio_min: float, ratio_max: float,
+        flip: bool, flip_p: float, rotate: bool, degrees: float, size: float, seed: float,
+    ) -> tuple[Any, ...]:  # fmt: skip
+        path = require_video(video)
+        original, augmented, params = augment_clip(
+            str(path), crop, (scale_min, scale_max), (ratio_min, ratio_max), flip, flip_p, rotate, degrees,
+            int(size), int(seed),
+        )  # fmt: skip
+        pair = (original, augmented)
+        slider = gr.Slider(minimum=0, maximum=len(augmented) - 1, value=0, step=1)
+        return frame_list(original), frame_list(augmented), params, pair, slider, pair_frame(pair, 0)
+
+    with gr.Row():
+        with gr.Column(scale=1):
+            video = gr.Video(label="Video", sources=["upload"])
+            with gr.Group():
+                crop = gr.Checkbox(True, label="RandomResizedCrop")
+                with gr.Row():
+                    scale_min = gr.Slider(0.05, 1.0, 0.6, step=0.05, label="scale min (area share)")
+                    scale_max = gr.Slider(0.05, 1.0, 1.0, step=0.05, label="scale max")
+                with gr.Row():
+                    ratio_min = gr.Slider(0.3, 3.0, 0.75, step=0.05, label="ratio min (w/h)")
+                    ratio_max = gr.Slider(0.3, 3.0, 1.33, step=0.05, label="ratio max")
+                flip = gr.Checkbox(True, label="RandomHorizontalFlip")
+                flip_p = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="flip probability")
+                rotate = gr.Checkbox(True, label="RandomRotation")
+                degrees = gr.Slider(0, 45, 10, step=1, label="rotation +- degrees")
+                size = gr.Slider(64, 256, 128, step=16, label="output size (pixels)")
+            with gr.Row():
+                seed = gr.Number(0, precision=0, label="seed")
+                new_draw = gr.Button("New draw")
+            run = gr.Button("Augment", variant="primary")
+        with gr.Column(scale=2):
+            view = gr.Image(label="original | augmented", type="numpy")
+            index = gr.Slider(0, CLIP_LEN - 1, 0, step=1, label="frame")
+            params = gr.JSON(label="drawn parameters (one draw for the whole clip)")
+            with gr.Accordion("all frames", open=False):
+                before = gr.Gallery(label="original", columns=8, height="auto")
+                after = gr.Gallery(label="augmented", columns=8, height="auto")
+    pair = gr.State()
+
+    samples = [[str(p)] for p in store.samples()]
+    if samples:
+        gr.Examples(samples, [video], label="Samples")
+    inputs = [video, crop, scale_min, scale_max, ratio_min, ratio_max, flip, flip_p, rotate, degrees, size, seed]
+    outputs = [before, after, params, pair, index, view]
+    run.click(augment, inputs, outputs, api_name="augment")
+    new_draw.click(lambda s: int(s or 0) + 1, seed, seed, api_name=False).then(augment, inputs, outputs, api_name=False)
+    index.change(pair_frame, [pair, index], view, api_name=False, show_progress="hidden")

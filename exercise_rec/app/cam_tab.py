@@ -1,0 +1,141 @@
+"""Grad-CAM tab: where and when the model looks, scrubbed frame by frame, for any layer and method.
+
+The CAM is computed once per request; the frame slider only picks a stored frame (``gr.State``),
+so scrubbing never recomputes it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from matplotlib.figure import Figure
+
+from exercise_rec.app.state import ModelStore, frame_list, require_video, user_errors
+from exercise_rec.explain import METHODS, cam_layers, default_layer
+from exercise_rec.explain.overlay import (
+    cam_frames,
+    cam_video,
+    frame_importance,
+    importance_figure,
+)
+from exercise_rec.explain.video import VideoExplanation, explain_video
+from exercise_rec.inference import Predictor
+
+PREDICTED = "(predicted class)"
+
+
+@dataclass(frozen=True)
+class RenderedCam:
+    """A CAM ready to show: frame | overlay panels, the importance curve, and a playable mp4."""
+
+    explanation: VideoExplanation
+    panels: np.ndarray  # uint8 [T, H, W, 3]
+    importance: np.ndarray  # [T]
+    figure: Figure
+    video: Path
+
+    def summary(self) -> str:
+        info = self.explanation.cam.info
+        assert info is not None
+        note = " — one map for every frame (this layer has no time resolution left)" if info.temporal_resolution == 1 else ""
+        return (
+            f"**{info.method}** at `{info.layer}` for **{info.target_name}** (p={info.prob:.1%}; "
+            f"predicted **{self.explanation.predicted}**) · layer map {info.layer_shape}, "
+            f"T'={info.temporal_resolution}{note}"
+        )
+
+
+def render_cam(
+    predictor: Predictor, video: Path, layer: str | None, method: str, target: str | None, normalize: str = "clip"
+) -> RenderedCam:
+    """Explain ``video`` and draw it (shared by the Grad-CAM and Modes tabs)."""
+    chosen = None if target in (None, "", PREDICTED) else target
+    result = explain_video(predictor, video, layer or None, method, chosen, normalize)  # type: ignore[arg-type]
+    info = result.cam.info
+    assert info is not None
+    caption = f"{info.method} {info.layer} -> {info.target_name}"
+    out = Path(tempfile.mkdtemp(prefix="exercise_rec_cam_")) / f"{video.stem}_{info.method}_{info.layer}.mp4"
+    cam_video(out, result.frames, result.cam)
+    importance = frame_importance(result.cam)
+    return RenderedCam(
+        explanation=result,
+        panels=cam_frames(result.frames, result.cam, caption=caption),
+        importance=importance,
+        figure=importance_figure(importance, info),
+        video=out,
+    )
+
+
+def pick_frame(panels: np.ndarray | None, index: float) -> np.ndarray | None:
+    """One stored frame (the slider's event: no recomputation)."""
+    if panels is None:
+        return None
+    return panels[int(np.clip(index, 0, len(panels) - 1))]
+
+
+def layer_choices(store: ModelStore, checkpoint: str | None) -> tuple[list[str], str, list[str]]:
+    """(CAM layers, default layer, target choices) of a checkpoint's model."""
+    predictor = store.get(checkpoint)
+    return list(cam_layers(predictor.model)), default_layer(predictor.model), [PREDICTED, *predictor.class_names]
+
+
+def build(store: ModelStore) -> None:
+    """The tab's components and events; registers the ``/explain`` endpoint."""
+
+    @user_errors
+    def explain(
+        video: str | None, checkpoint: str | None, method: str, layer: str | None, target: str | None,
+        per_frame: bool = False, progress: gr.Progress = gr.Progress(),
+    ) -> tuple[Any, ...]:  # fmt: skip
+        path = require_video(video)
+        progress(0.1, desc="loading model")
+        predictor = store.get(checkpoint)
+        progress(0.3, desc=f"{method} at {layer or 'the default layer'}")
+        rendered = render_cam(predictor, path, layer, method, target, "frame" if per_frame else "clip")
+        slider = gr.Slider(minimum=0, maximum=len(rendered.panels) - 1, value=0, step=1)
+        importance = [round(float(v), 6) for v in rendered.importance]
+        return (
+            frame_list(rendered.panels), importance, rendered.summary(), rendered.figure, str(rendered.video),
+            rendered.panels, slider, rendered.panels[0],
+        )  # fmt: skip
+
+    @user_errors
+    def on_checkpoint(checkpoint: str | None) -> tuple[Any, Any, str]:
+        layers, default, targets = layer_choices(store, checkpoint)
+        card = store.card(checkpoint)
+        return gr.Dropdown(choices=layers, value=default), gr.Dropdown(choices=targets, value=PREDICTED), card
+
+    layers, default, targets = layer_choices(store, store.default_name)
+    with gr.Row():
+        with gr.Column(scale=1):
+            video = gr.Video(label="Video", sources=["upload"])
+            checkpoint = gr.Dropdown(list(store.checkpoints()), value=store.default_name, label="Checkpoint")
+            card = gr.Markdown(store.card(store.default_name))
+            method = gr.Dropdown(list(METHODS), value="gradcam", label="Method")
+            layer = gr.Dropdown(layers, value=default, label="Layer (shallow to deep)")
+            target = gr.Dropdown(targets, value=PREDICTED, label="Explain class")
+            per_frame = gr.Checkbox(False, label="normalise each frame on its own (hides *when* it looks)")
+            run = gr.Button("Explain", variant="primary")
+        with gr.Column(scale=2):
+            view = gr.Image(label="input | overlay", type="numpy")
+            index = gr.Slider(0, 15, 0, step=1, label="frame")
+            summary = gr.Markdown()
+            plot = gr.Plot(label="per-frame importance (mean CAM)")
+            download = gr.File(label="overlay video (mp4)")
+            with gr.Accordion("all frames and numbers", open=False):
+                gallery = gr.Gallery(label="input | overlay", columns=4, height="auto")
+                importance = gr.JSON(label="per-frame importance")
+    panels = gr.State()
+
+    samples = [[str(p)] for p in store.samples()]
+    if samples:
+        gr.Examples(samples, [video], label="Samples")
+    checkpoint.change(on_checkpoint, checkpoint, [layer, target, card], api_name=False)
+    outputs = [gallery, importance, summary, plot, download, panels, index, view]
+    run.click(explain, [video, checkpoint, method, layer, target, per_frame], outputs, api_name="explain")
+    index.change(pick_frame, [panels, index], view, api_name=False, show_progress="hidden")

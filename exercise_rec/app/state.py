@@ -1,0 +1,136 @@
+"""What every tab shares: the app's settings, the loaded models, the samples, and error handling.
+
+Why one store: a checkpoint is loaded once and its ``Predictor`` shared by every request (models
+are read-only at inference; CAM calls on one model are serialised by ``explain.model_lock``).
+Why one error wrapper: a user's mistake (a corrupt upload, a wrong checkpoint) must reach the page
+as a readable ``gr.Error`` while the server keeps serving; anything else is logged with its
+traceback and shown as a short failure message.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gradio as gr
+import numpy as np
+
+from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
+from exercise_rec.train.checkpoint import CheckpointError
+
+log = logging.getLogger(__name__)
+
+SAMPLES_DIR = CHECKPOINT_DIR.parent / "samples"
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Start-up settings (``python app.py --help`` sets them)."""
+
+    checkpoint_dir: Path = CHECKPOINT_DIR
+    samples_dir: Path = SAMPLES_DIR
+    default_checkpoint: Path = DEFAULT_CHECKPOINT
+    extra_checkpoints: tuple[Path, ...] = ()
+    device: str | None = None
+    concurrency: int = 2  # requests computing at once; the rest wait in the queue
+    max_upload: str = "200mb"
+
+
+@dataclass
+class ModelStore:
+    """Checkpoints by display name, each loaded on first use and then shared."""
+
+    config: AppConfig
+    _loaded: dict[Path, Predictor] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def checkpoints(self) -> dict[str, Path]:
+        """Display name -> file: the default first, then ``checkpoint_dir/*.pt`` and any extras."""
+        files = [self.config.default_checkpoint, *sorted(self.config.checkpoint_dir.glob("*.pt"))]
+        files += list(self.config.extra_checkpoints)
+        named: dict[str, Path] = {}
+        for path in files:
+            named.setdefault(path.name, path)
+        return named
+
+    @property
+    def default_name(self) -> str:
+        return self.config.default_checkpoint.name
+
+    def get(self, name: str | None) -> Predictor:
+        """The predictor of checkpoint ``name`` (a display name or a path); loads it once."""
+        path = self.checkpoints().get(name or self.default_name) or Path(str(name))
+        key = path.resolve()
+        with self._lock:
+            if key not in self._loaded:
+                log.info("loading %s", path)
+                self._loaded[key] = Predictor.from_checkpoint(path, device=self.config.device)
+            return self._loaded[key]
+
+    def by_mode(self, mode: str) -> str:
+        """The first listed checkpoint whose model runs in ``mode`` (for the modes tab)."""
+        for name in self.checkpoints():
+            try:
+                if self.get(name).mode == mode:
+                    return name
+            except CheckpointError as err:
+                log.warning("skipping %s: %s", name, err)
+        raise CheckpointError(f"no checkpoint in {mode!r} mode among {', '.join(self.checkpoints())}")
+
+    def card(self, name: str | None) -> str:
+        """A short markdown model card for the checkpoint picker."""
+        predictor = self.get(name)
+        meta = predictor.meta
+        params = sum(p.numel() for p in predictor.model.parameters())
+        kwargs = ", ".join(f"{k}={v}" for k, v in meta.model_kwargs.items())
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(meta.metrics.items()) if k.startswith("val"))
+        return (
+            f"**{meta.model_name}**({kwargs}) · {params:,} parameters · input {meta.clip_len}x"
+            f"{meta.input_size[0]}x{meta.input_size[1]} · {meta.num_classes} classes"
+            + (f" · validation: {metrics}" if metrics else "")
+        )
+
+    def samples(self) -> list[Path]:
+        """Sample videos for the examples (sorted; the long recording last)."""
+        found = [p for p in sorted(self.config.samples_dir.glob("*")) if p.suffix.lower() in VIDEO_SUFFIXES]
+        return sorted(found, key=lambda p: ("long" in p.stem, p.name))
+
+
+def user_errors(fn: F) -> F:
+    """Turn a user's mistake (``ValueError``/``OSError``: bad video, wrong checkpoint, bad setting)
+    into a readable ``gr.Error``; other failures are logged and reported without internals."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, OSError) as err:
+            log.info("rejected request to %s: %s", fn.__name__, err)
+            raise gr.Error(str(err)) from None
+        except Exception as err:
+            log.exception("%s failed", fn.__name__)
+            raise gr.Error(f"internal error ({type(err).__name__}); the server log has the details") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_video(video: str | None) -> Path:
+    """The uploaded file's path, or a readable error when nothing was given."""
+    if not video:
+        raise gr.Error("Upload a video first (or pick an example).")
+    return Path(video)
+
+
+def frame_list(frames: np.ndarray | Any) -> list[np.ndarray]:
+    """uint8 [T, H, W, 3] (numpy or torch) -> a list of frames for ``gr.Gallery``."""
+    array = frames.numpy() if hasattr(frames, "numpy") else np.asarray(frames)
+    return list(array)
