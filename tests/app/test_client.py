@@ -1,0 +1,121 @@
+"""The app through a real Gradio client: each tab's named endpoint with real sample files."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from exercise_rec.app import AppConfig, build_app
+from exercise_rec.app.state import SAMPLES_DIR
+from exercise_rec.inference import DEFAULT_CHECKPOINT
+
+STANDARD = DEFAULT_CHECKPOINT.name
+HIGH_TEMPORAL = "mobilenet_v2_3d_high_temporal.pt"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    app = build_app(AppConfig(device="cpu"))
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        app.close()
+
+
+def _sample(name: str) -> dict:
+    return handle_file(str(SAMPLES_DIR / name))
+
+
+def test_the_api_has_one_named_endpoint_per_tab(client):
+    endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert {"/predict", "/augment", "/explain", "/compare_modes", "/models"} <= endpoints
+
+
+@pytest.mark.parametrize("sample,label", [("squat.mp4", "squat"), ("push_up.mp4", "push_up")])
+def test_predict_returns_the_right_class_and_the_frames_seen(client, sample, label):
+    top, strip, summary, timeline = client.predict(_sample(sample), STANDARD, api_name="/predict")
+    assert top["label"] == label
+    confidences = [c["confidence"] for c in top["confidences"]]
+    assert len(confidences) == 5 and confidences == sorted(confidences, reverse=True)
+    assert 0 < sum(confidences) <= 1 + 1e-6
+    assert len(strip) == 16 and all(Path(item["image"]).is_file() for item in strip)
+    assert label in summary and " ms" in summary
+    assert timeline["visible"] is False  # a 3 s clip needs no timeline
+
+
+def test_predict_a_long_recording_adds_a_timeline(client):
+    top, strip, _, timeline = client.predict(_sample("long_recording.mp4"), STANDARD, api_name="/predict")
+    assert top["label"] and len(strip) == 16
+    assert timeline["visible"] is True and timeline["value"]["type"] == "matplotlib"
+
+
+def test_augment_returns_both_clips_and_the_drawn_parameters(client):
+    settings = [True, 0.3, 0.6, 0.75, 1.33, True, 1.0, True, 20, 96]  # crop, flip always, rotate; 96 px
+    original, augmented, params, slider, view = client.predict(_sample("squat.mp4"), *settings, 7, api_name="/augment")
+    assert len(original) == len(augmented) == 16
+    assert params["seed"] == 7 and params["flipped"] is True and abs(params["angle"]) <= 20
+    assert params["output_size"] == [96, 96]
+    crop = params["crop"]
+    area = crop["height"] * crop["width"] / (params["input_size"][0] * params["input_size"][1])
+    assert 0.3 - 0.05 <= area <= 0.6 + 0.05  # the requested area range (rounding to whole pixels)
+    again = client.predict(_sample("squat.mp4"), *settings, 7, api_name="/augment")
+    assert again[2] == params  # same seed, same draw
+    other = client.predict(_sample("squat.mp4"), *settings, 8, api_name="/augment")
+    assert other[2]["crop"] != params["crop"]
+
+
+def test_augment_with_every_transform_off_is_a_centre_crop(client):
+    settings = [False, 0.3, 0.6, 0.75, 1.33, False, 1.0, False, 20, 128]
+    _, _, params, _, _ = client.predict(_sample("squat.mp4"), *settings, 0, api_name="/augment")
+    assert params["flipped"] is False and params["angle"] == 0
+    assert params["crop"]["height"] == pytest.approx(params["crop"]["width"], abs=1)
+
+
+def test_explain_returns_one_overlay_per_frame_and_the_importance(client):
+    result = client.predict(
+        _sample("squat.mp4"), HIGH_TEMPORAL, "hirescam", "features.13", "squat", False, api_name="/explain"
+    )
+    gallery, importance, summary, plot, video = result[:5]
+    assert len(gallery) == 16 and len(importance) == 16
+    assert all(0 <= v <= 1 for v in importance) and max(importance) > 0
+    assert "hirescam" in summary and "features.13" in summary and "T'=16" in summary
+    assert Path(video).suffix == ".mp4" and Path(video).stat().st_size > 0
+
+
+def test_explain_standard_last_layer_says_it_has_one_time_step(client):
+    result = client.predict(_sample("squat.mp4"), STANDARD, "gradcam", "features.18", "(predicted class)", False,
+                            api_name="/explain")  # fmt: skip
+    importance, summary = result[1], result[2]
+    assert "T'=1" in summary and len(set(importance)) == 1  # one map stretched over every frame
+
+
+def test_compare_modes_returns_both_predictions_and_costs(client):
+    standard, high, table, summaries, slider, view = client.predict(_sample("high_knees.mp4"), api_name="/compare_modes")
+    assert standard["label"] and high["label"]
+    assert "GFLOPs" in table and "peak activation memory" in table
+    assert "[1280, 1, 4, 4]" in table and "[1280, 16, 4, 4]" in table  # T' after the strides, per mode
+    assert "T'=1" in summaries and "T'=16" in summaries
+
+
+def test_bad_uploads_are_readable_errors_and_the_app_keeps_serving(client, tmp_path):
+    not_video = tmp_path / "holiday.mp4"
+    not_video.write_text("this is not a video")
+    with pytest.raises(Exception, match="not a video"):
+        client.predict(handle_file(str(not_video)), STANDARD, api_name="/predict")
+    with pytest.raises(Exception, match="nope is not in the list of choices"):
+        client.predict(_sample("squat.mp4"), STANDARD, "gradcam", "nope", "(predicted class)", False,
+                       api_name="/explain")  # fmt: skip
+    top, *_ = client.predict(_sample("squat.mp4"), STANDARD, api_name="/predict")
+    assert top["label"] == "squat"
