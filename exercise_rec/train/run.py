@@ -111,7 +111,9 @@ def train(config: TrainConfig) -> TrainResult:
     best_path = out / "best.pt"
     callbacks: list[pl.Callback] = [
         DeployableCheckpoint(best_path, meta, half=config.half_checkpoint),
-        ModelCheckpoint(dirpath=out / "lightning", save_last=True, save_top_k=0),
+        # The latest epoch as lightning/last.ckpt, rewritten every epoch, for --resume after a crash.
+        # (save_last=True with save_top_k=0 only writes it when training ends, too late.)
+        ModelCheckpoint(dirpath=out / "lightning", filename="last", save_top_k=1, enable_version_counter=False),
         EarlyStopping(monitor="val_top1", mode="max", patience=config.patience),
         LearningRateMonitor(logging_interval="epoch"),
         TQDMProgressBar(refresh_rate=1),

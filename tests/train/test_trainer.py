@@ -329,3 +329,23 @@ def test_cli_unknown_model_lists_valid_names(dataset: Path, tmp_path: Path) -> N
     assert len(errors) == 1, done.stderr
     assert "no_such_net" in errors[0] and "mobilenet_v2_3d" in errors[0] and "i3d" in errors[0]
     assert not (tmp_path / "o").exists()  # checked before the dataset scan and before config.json
+
+
+def test_an_interrupted_run_leaves_a_checkpoint_to_resume_from(dataset: Path, tiny_arch: str, tmp_path: Path) -> None:
+    """A run that dies in epoch 1 (killed, crashed) must have saved epoch 0 for ``--resume``."""
+    out = tmp_path / "exp"
+    original = ExerciseClassifier.training_step
+
+    def dies_in_epoch_1(self, batch, batch_idx):
+        if self.current_epoch == 1:
+            raise RuntimeError("simulated crash")
+        return original(self, batch, batch_idx)
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(RuntimeError, match="simulated crash"):
+        patch.setattr(ExerciseClassifier, "training_step", dies_in_epoch_1)
+        train(_config(dataset, out, tiny_arch, epochs=3))
+    last = out / "lightning" / "last.ckpt"
+    assert last.is_file(), "no checkpoint written before the crash"
+    assert _lightning_ckpt(last)["global_step"] == TRAIN_BATCHES  # the end of epoch 0
+    train(_config(dataset, out, tiny_arch, epochs=2, resume=last))
+    assert _lightning_ckpt(last)["global_step"] == 2 * TRAIN_BATCHES
