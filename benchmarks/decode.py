@@ -38,12 +38,14 @@ def moving_frames(seconds: int, width: int, height: int) -> Iterator[np.ndarray]
         yield frame
 
 
-def make_files(folder: Path) -> dict[str, Path]:
+def make_files(folder: Path, only: tuple[str, ...] = tuple(FILES)) -> dict[str, Path]:
+    """The benchmark videos named in ``only`` (made once in ``folder``, reused afterwards)."""
     from exercise_rec.data.video import write_video
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, (seconds, width, height) in FILES.items():
+    for name in only:
+        seconds, width, height = FILES[name]
         path = folder / f"{name}.mp4"
         if not path.is_file():
             start = time.perf_counter()

@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
 
-from exercise_rec.app.state import ModelStore, frame_list, require_video, user_errors
+from exercise_rec.app.state import ModelStore, require_video, user_errors
 from exercise_rec.data.video import probe
 from exercise_rec.inference import Timeline
 
@@ -33,6 +33,13 @@ def timeline_figure(timeline: Timeline) -> Figure:
     return figure
 
 
+def frame_strip(clip: np.ndarray, per_row: int = 8) -> np.ndarray:
+    """uint8 frames [T, H, W, 3] tiled left to right, ``per_row`` per row (one image, one encode)."""
+    rows = [clip[k : k + per_row] for k in range(0, len(clip), per_row)]
+    rows[-1] = np.concatenate([rows[-1], np.zeros((per_row - len(rows[-1]), *clip.shape[1:]), np.uint8)])
+    return np.concatenate([np.concatenate(list(row), axis=1) for row in rows], axis=0)
+
+
 def build(store: ModelStore) -> None:
     """The tab's components and events; registers the ``/predict`` endpoint."""
 
@@ -45,11 +52,16 @@ def build(store: ModelStore) -> None:
         result = predictor.predict(path, top_k=TOP_K)
         labels = dict(zip(result.labels, result.top_probs))
         summary = f"**{result.label}** · {result.latency_ms:.0f} ms (decode + transform + model) · {predictor.meta.model_name}"
-        plot = None
-        if probe(path).duration >= TIMELINE_MIN_S:
-            progress(0.6, desc="timeline over the whole video")
-            plot = timeline_figure(predictor.predict_windows(path, TIMELINE_STRIDE_S))
-        return labels, frame_list(result.clip), summary, gr.Plot(value=plot, visible=plot is not None)
+        return labels, frame_strip(result.clip.numpy()), summary
+
+    @user_errors
+    def timeline(video: str | None, checkpoint: str | None, progress: gr.Progress = gr.Progress()) -> Any:
+        """Runs after the prediction is shown: a long video's windows take seconds, the label must not wait."""
+        path = require_video(video)
+        if probe(path).duration < TIMELINE_MIN_S:
+            return gr.Plot(value=None, visible=False)
+        progress(0.2, desc="classifying 3 s windows every second")
+        return gr.Plot(value=timeline_figure(store.get(checkpoint).predict_windows(path, TIMELINE_STRIDE_S)), visible=True)
 
     with gr.Row():
         with gr.Column(scale=1):
@@ -61,13 +73,14 @@ def build(store: ModelStore) -> None:
         with gr.Column(scale=1):
             label = gr.Label(num_top_classes=TOP_K, label="Top 5")
             summary = gr.Markdown()
-    strip = gr.Gallery(label="The 16 frames the model saw", columns=8, height="auto", object_fit="contain")
-    timeline = gr.Plot(label="Per-window probabilities (videos longer than a clip)", visible=False)
+    strip = gr.Image(label="The 16 frames the model saw (in time order, two rows)", type="numpy")
+    plot = gr.Plot(label="Per-window probabilities (videos longer than a clip)", visible=False)
 
     checkpoint.change(user_errors(store.card), checkpoint, card, api_name=False)
     samples = [[str(p), store.default_name] for p in store.samples()]
     if samples:
         gr.Examples(samples, [video, checkpoint], label="Samples")
-    outputs = [label, strip, summary, timeline]
-    button.click(predict, [video, checkpoint], outputs, api_name="predict")
-    video.upload(predict, [video, checkpoint], outputs, api_name=False)
+    outputs = [label, strip, summary]
+    inputs = [video, checkpoint]
+    button.click(predict, inputs, outputs, api_name="predict").then(timeline, inputs, plot, api_name="timeline")
+    video.upload(predict, inputs, outputs, api_name=False).then(timeline, inputs, plot, api_name=False)

@@ -1,0 +1,86 @@
+"""App benchmark: upload-to-prediction time through the running app, against the library call.
+
+Starts the app in this process on a free loopback port and times ``/predict`` through
+``gradio_client`` (upload, queue, decode, model, response) for a bundled sample and for a 10 s
+1280x720 H.264 file; the peer row is ``Predictor.predict`` on the same file in the same run (so
+the difference is what the web layer costs). Also ``/explain`` at every CAM layer of the default
+checkpoint. Median of ``--repeats`` after one warm-up call.
+
+    python benchmarks/app.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from decode import FILES, make_files  # noqa: E402
+
+
+def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1e3)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from gradio_client import Client, handle_file
+
+    from exercise_rec.app import AppConfig, build_app
+    from exercise_rec.app.state import SAMPLES_DIR
+    from exercise_rec.explain import cam_layers
+    from exercise_rec.inference import DEFAULT_CHECKPOINT, Predictor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"sample squat.mp4 (320x240, 3 s)": SAMPLES_DIR / "squat.mp4"}
+        made = make_files(Path(tmp), only=("10s_720p",))
+        files[f"10 s {FILES['10s_720p'][1]}x{FILES['10s_720p'][2]} H.264"] = made["10s_720p"]
+        app = build_app(AppConfig(device="cpu"))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        try:
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            predictor = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu")
+            name = DEFAULT_CHECKPOINT.name
+            print(f"repeats={args.repeats}")
+            print("| input | app /predict ms | Predictor.predict ms | app / library |")
+            print("|---|---|---|---|")
+            for label, path in files.items():
+                app_ms = median_ms(lambda: client.predict(handle_file(str(path)), name, api_name="/predict"), args.repeats)
+                lib_ms = median_ms(lambda: predictor.predict(path), args.repeats)
+                print(f"| {label} | {app_ms:.0f} | {lib_ms:.0f} | {app_ms / lib_ms:.2f}x |")
+            sample = handle_file(str(files["sample squat.mp4 (320x240, 3 s)"]))
+            print("\n| /explain layer (Grad-CAM, squat.mp4) | ms |\n|---|---|")
+            for layer in cam_layers(predictor.model):
+                ms = median_ms(
+                    lambda: client.predict(sample, name, "gradcam", layer, "(predicted class)", False, api_name="/explain"),
+                    args.repeats,
+                )
+                print(f"| {layer} | {ms:.0f} |")
+        finally:
+            app.close()
+
+
+if __name__ == "__main__":
+    main()
