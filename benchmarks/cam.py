@@ -11,9 +11,7 @@ only, as compute_cam does), measured in the same run. Median of ``--repeats`` af
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
+import sys
 from pathlib import Path
 
 import torch
@@ -21,20 +19,13 @@ import torch
 from exercise_rec.explain import cam_layers, compute_cam
 from exercise_rec.inference import CHECKPOINT_DIR, Predictor
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_ms  # noqa: E402
+
 DEFAULT_CHECKPOINTS = (
     CHECKPOINT_DIR / "mobilenet_v2_3d_standard.pt",
     CHECKPOINT_DIR / "mobilenet_v2_3d_high_temporal.pt",
 )
-
-
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1e3)
-    return statistics.median(times)
 
 
 def forward_backward(predictor: Predictor, x: torch.Tensor) -> None:
