@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import gradio as gr
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
@@ -121,3 +123,26 @@ def test_bad_uploads_are_readable_errors_and_the_app_keeps_serving(client, tmp_p
                        api_name="/explain")  # fmt: skip
     top, *_ = client.predict(_sample("squat.mp4"), STANDARD, api_name="/predict")
     assert top["label"] == "squat"
+
+
+def test_frame_sliders_only_pick_stored_frames(monkeypatch):
+    """Scrubbing must never recompute: every slider's change handler reads gr.State and the slider only."""
+    from exercise_rec.app import cam_tab, modes_tab
+    from exercise_rec.explain import video as explain_video_module
+
+    app = build_app(AppConfig(device="cpu"))
+    blocks = app.blocks
+    handlers = {}
+    for dep in app.fns.values():
+        for block_id, event in dep.targets:
+            if event == "change" and isinstance(blocks.get(block_id), gr.Slider):
+                handlers[dep.fn.__name__] = [type(component).__name__ for component in dep.inputs]
+    assert handlers == {name: ["State", "Slider"] for name in ("pair_frame", "pick_frame", "stacked_frame")}
+
+    def no_cam(*args, **kwargs):
+        raise AssertionError("a slider recomputed the CAM")
+
+    monkeypatch.setattr(explain_video_module, "compute_cam", no_cam)
+    panels = np.arange(4 * 2 * 3 * 3, dtype=np.uint8).reshape(4, 2, 3, 3)
+    assert (cam_tab.pick_frame(panels, 2) == panels[2]).all() and (cam_tab.pick_frame(panels, 99) == panels[3]).all()
+    assert modes_tab.stacked_frame(None, 0) is None
