@@ -1,13 +1,15 @@
 # Set-up for the two commands of README.md: `make app` and `make setup && .venv/bin/python -m pytest`.
-# `setup` creates .venv and installs everything on first use (re-done when requirements change).
+# `setup` creates .venv and installs everything on first use (re-done when requirements change),
+# and Debian's Chromium for the browser test when it is missing (best effort: a warning, never a failure).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: app setup
+.PHONY: app setup chromium
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,3 +19,19 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 app: $(STAMP)
 	$(BIN)/python app.py $(ARGS)
+
+# tests/app/test_browser.py drives $(CHROMIUM) with Playwright (no `playwright install` download).
+# Installed with apt-get as root, or with `sudo -n` otherwise; without it that test is skipped.
+chromium:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "warning: $(CHROMIUM) missing and no apt-get: the browser test will be skipped" >&2; exit 0; \
+	fi; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; \
+	else echo "warning: $(CHROMIUM) missing, not root and no sudo: the browser test will be skipped" >&2; exit 0; \
+	fi; \
+	echo "installing chromium with apt-get (for the browser test)"; \
+	if ! { $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; then \
+		echo "warning: could not install chromium: the browser test will be skipped" >&2; \
+	fi

@@ -24,11 +24,15 @@ def fit_height(frames: np.ndarray, height: int) -> np.ndarray:
 
 def label_frames(frames: np.ndarray, text: str) -> None:
     """Write ``text`` in the top-left corner of every frame, in place (outlined: readable on any colour)."""
-    scale = frames.shape[1] / 560  # about 0.45 at the 256-row minimum
-    origin = (4, int(26 * scale) + 4)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    scale = frames.shape[1] / 400  # 0.64 at the 256-row minimum: still legible once a browser shrinks it
+    (width, _), _ = cv2.getTextSize(text, font, scale, 1)
+    scale *= min(1.0, (frames.shape[2] - 12) / max(width, 1))  # a long caption shrinks to fit its panel
+    weight = max(1, round(2 * scale))
+    origin = (6, int(24 * scale) + 6)
     for frame in frames:
-        for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-            cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
+        for colour, thickness in (((0, 0, 0), weight + 2), ((255, 255, 255), weight)):
+            cv2.putText(frame, text, origin, font, scale, colour, thickness, cv2.LINE_AA)
 
 
 def side_by_side(panels: Sequence[np.ndarray], captions: Sequence[str]) -> np.ndarray:

@@ -1,0 +1,223 @@
+"""The app in a real browser: Debian's headless Chromium driven by Playwright, fully offline.
+
+What the Gradio client cannot see: the page loads and renders, an upload in the video component
+triggers the prediction, each tab's button shows its result, and the page asks no host other than
+this machine for anything (no CDN, fonts, analytics).
+
+Needs ``/usr/bin/chromium`` (``make setup`` installs it with apt-get when it can) and the
+``playwright`` package (requirements-dev.txt); no ``playwright install`` browser download.
+Without either the tests are skipped. ``EXERCISE_REC_SCREENSHOTS=1`` writes the README's
+screenshots to docs/screenshots/ (otherwise they go to a temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from exercise_rec.app import AppConfig, build_app
+from exercise_rec.app.state import SAMPLES_DIR
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (requirements-dev.txt; `make setup` installs it)"
+)
+expect = sync_api.expect
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+MAX_SCREENSHOT_BYTES = 400_000  # larger full-page PNGs are re-encoded with a 256-colour palette
+VIEWPORT = {"width": 1280, "height": 900}
+LOAD_TIMEOUT_MS = 60_000  # first page load and uploads
+RESULT_TIMEOUT_MS = 90_000  # one model call on a slow, busy CPU
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+pytestmark = [
+    pytest.mark.heavy,
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(), reason=f"{CHROMIUM} not found (`make setup` installs Debian's chromium via apt-get)"
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    app = build_app(AppConfig(device="cpu"))
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@dataclass
+class Session:
+    """One browser tab on the app, with every URL it asked for and every uncaught script error."""
+
+    page: sync_api.Page
+    urls: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def offsite(self) -> list[str]:
+        """URLs that are neither on this machine nor in-page (data:, blob:)."""
+        return [
+            url for url in self.urls
+            if urlsplit(url).scheme not in ("data", "blob", "about") and urlsplit(url).hostname not in LOOPBACK
+        ]  # fmt: skip
+
+    def tab(self, name: str, button: str) -> sync_api.Locator:
+        """Switch to tab ``name``; its panel once its main ``button`` is shown."""
+        self.page.get_by_role("tab", name=name, exact=True).click()
+        panel = self.page.get_by_role("tabpanel")  # only the visible panel has the role exposed
+        panel.get_by_role("button", name=button, exact=True).wait_for(timeout=LOAD_TIMEOUT_MS)
+        return panel
+
+
+@pytest.fixture
+def session(browser: sync_api.Browser, app_url: str) -> Iterator[Session]:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    session = Session(page)
+    page.on("request", lambda request: session.urls.append(request.url))
+    page.on("websocket", lambda socket_: session.urls.append(socket_.url))
+    page.on("pageerror", lambda error: session.errors.append(str(error)))
+    try:
+        page.goto(app_url, wait_until="load")  # "networkidle" never comes: the page keeps a stream open
+        page.get_by_role("button", name="Predict", exact=True).wait_for(timeout=LOAD_TIMEOUT_MS)
+        yield session
+    finally:
+        context.close()
+
+
+def upload(panel: sync_api.Locator, sample: str) -> None:
+    """Put ``samples/<sample>`` into the panel's video input, as a file picked in the dialog."""
+    component = panel.get_by_test_id("video")
+    component.locator('input[type="file"]').set_input_files(SAMPLES_DIR / sample)
+    player = component.locator("video")
+    expect(player).to_have_attribute("src", re.compile(re.escape(sample)), timeout=LOAD_TIMEOUT_MS)
+
+
+def wait_until_idle(page: sync_api.Page, panel: sync_api.Locator, timeout_ms: int = RESULT_TIMEOUT_MS) -> None:
+    """No component of the panel still shows progress, and every image on the page has loaded."""
+    expect(panel.locator('[data-testid="status-tracker"]:not(.hide)')).to_have_count(0, timeout=timeout_ms)
+    page.wait_for_function("() => [...document.images].every(img => img.complete)", timeout=timeout_ms)
+
+
+def top_label(panel: sync_api.Locator, timeout_ms: int = RESULT_TIMEOUT_MS) -> sync_api.Locator:
+    """The panel's (first) top-class heading once a prediction shows; fails the test if none comes."""
+    label = panel.get_by_test_id("label-output-value").first
+    try:
+        label.wait_for(state="visible", timeout=timeout_ms)
+    except sync_api.TimeoutError:
+        pytest.fail(f"no prediction label appeared within {timeout_ms / 1000:.0f} s")
+    return label
+
+
+def save_screenshot(page: sync_api.Page, path: Path) -> Path:
+    """Full-page PNG; one over MAX_SCREENSHOT_BYTES is re-encoded with a dithered 256-colour palette."""
+    page.mouse.move(0, 0)  # no hover highlight in the picture
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    if path.stat().st_size > MAX_SCREENSHOT_BYTES:
+        from PIL import Image
+
+        with Image.open(path) as shot:
+            rgb = shot.convert("RGB")
+        palette = rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        rgb.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)
+    return path
+
+
+def test_predict_tab_labels_an_uploaded_squat_offline(session, tmp_path):
+    page = session.page
+    panel = session.tab("Predict", "Predict")
+    upload(panel, "squat.mp4")  # the upload alone starts the prediction
+    label = top_label(panel)
+    assert "squat" in label.inner_text()
+    expect(panel.get_by_text("ms (decode + transform + model)")).to_be_visible()
+    wait_until_idle(page, panel)
+    expect(page.get_by_test_id("toast-body")).to_have_count(0)  # no gr.Error / warning popped up
+    shot = save_screenshot(page, tmp_path / "predict.png")
+    assert shot.stat().st_size > 10_000
+    assert session.errors == [], f"uncaught errors in the page: {session.errors}"
+    assert session.offsite() == [], f"the page asked hosts other than this machine: {session.offsite()}"
+    assert any("/gradio_api/" in url for url in session.urls)  # the recorder did see the app's own traffic
+
+
+def _predict(session: Session) -> sync_api.Locator:
+    panel = session.tab("Predict", "Predict")
+    upload(panel, "squat.mp4")
+    assert "squat" in top_label(panel).inner_text()
+    return panel
+
+
+def _augment(session: Session) -> sync_api.Locator:
+    panel = session.tab("Augmentations", "Augment")
+    upload(panel, "squat.mp4")
+    panel.get_by_role("button", name="Augment", exact=True).click()
+    expect(panel.get_by_test_id("json")).to_contain_text("output_size", timeout=RESULT_TIMEOUT_MS)
+    return panel
+
+
+def _explain(session: Session) -> sync_api.Locator:
+    panel = session.tab("Grad-CAM", "Explain")
+    upload(panel, "squat.mp4")
+    panel.get_by_role("button", name="Explain", exact=True).click()
+    summary = panel.get_by_test_id("markdown").filter(has_text="predicted")
+    expect(summary).to_contain_text("gradcam", timeout=RESULT_TIMEOUT_MS)
+    return panel
+
+
+def _compare(session: Session) -> sync_api.Locator:
+    panel = session.tab("Modes", "Compare")
+    upload(panel, "high_knees.mp4")
+    panel.get_by_role("button", name="Compare", exact=True).click()
+    expect(panel.get_by_test_id("label-output-value")).to_have_count(2, timeout=2 * RESULT_TIMEOUT_MS)
+    expect(panel.get_by_text("GFLOPs per clip")).to_be_visible()
+    return panel
+
+
+def _measure(session: Session) -> sync_api.Locator:
+    panel = session.tab("Models", "Measure all models")
+    panel.get_by_role("button", name="Measure all models", exact=True).click()  # builds every model: ~1 min
+    expect(panel.get_by_text("mobilenet_v2_3d", exact=True)).to_be_visible(timeout=4 * RESULT_TIMEOUT_MS)
+    return panel
+
+
+TABS = {"predict": _predict, "augmentations": _augment, "grad-cam": _explain, "modes": _compare, "models": _measure}
+
+
+@pytest.mark.parametrize("name", list(TABS))
+def test_each_tab_shows_its_result_and_the_readme_screenshot(session, tmp_path, name):
+    page = session.page
+    panel = TABS[name](session)
+    wait_until_idle(page, panel, 4 * RESULT_TIMEOUT_MS)
+    expect(page.get_by_test_id("toast-body")).to_have_count(0)  # no gr.Error / warning popped up
+    folder = SCREENSHOT_DIR if os.environ.get("EXERCISE_REC_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = save_screenshot(page, folder / f"{name}.png")
+    assert 10_000 < shot.stat().st_size <= MAX_SCREENSHOT_BYTES
+    assert session.errors == [], f"uncaught errors in the page: {session.errors}"
+    assert session.offsite() == [], f"the page asked hosts other than this machine: {session.offsite()}"
