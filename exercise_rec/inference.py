@@ -3,7 +3,8 @@
 Why one class: the app, the predict/evaluate CLIs and the benchmarks must feed a model exactly as
 it was trained. Everything that shapes the input (clip length, input size, mean/std) comes from the
 checkpoint's metadata, so a checkpoint trained at 112x112 or with other statistics just works.
-The model is loaded once and kept in eval mode; calls run under ``torch.inference_mode``.
+The model is loaded once and kept in eval mode; calls run under ``torch.inference_mode``, or
+through the fast CPU path (``backend="onnx"|"openvino"``, see ``exercise_rec.fastpath``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import nn
 from exercise_rec.data.transforms import AugmentConfig, build_transforms
 from exercise_rec.data.video import probe, read_clip
 from exercise_rec.device import clip_memory_format, pick_device
+from exercise_rec.fastpath import FastModel, FastPathError
 from exercise_rec.models import get_entry
 from exercise_rec.train.checkpoint import CheckpointMeta, load_checkpoint
 
@@ -77,22 +79,39 @@ class Timeline:
 class Predictor:
     """A model and its metadata, ready to classify videos (see the module docstring)."""
 
-    def __init__(self, model: nn.Module, meta: CheckpointMeta, device: torch.device | str | None = None) -> None:
-        self.device = pick_device(str(device) if device is not None else None)
+    def __init__(
+        self,
+        model: nn.Module,
+        meta: CheckpointMeta,
+        device: torch.device | str | None = None,
+        backend: str = "torch",
+    ) -> None:
+        """``backend`` other than ``"torch"`` runs the fast CPU path (``exercise_rec.fastpath``);
+        ``model`` stays the eager module either way (explanations need its gradients)."""
+        self.device = pick_device(str(device) if device is not None else ("cpu" if backend != "torch" else None))
+        if backend != "torch" and self.device.type != "cpu":
+            raise FastPathError(f"backend {backend!r} is a CPU path; use device='cpu' or backend='torch'")
         self.memory_format = clip_memory_format(model)
         self.model = model.eval().to(self.device, memory_format=self.memory_format)
         self.meta = meta
+        self.backend = backend
         self.transform = build_transforms(
             False, meta.input_size, AugmentConfig(mean=meta.mean, std=meta.std)
         )
+        self._fast: FastModel | None = None
+        if backend != "torch":
+            self._fast = FastModel.build(model, (1, 3, meta.clip_len, *meta.input_size), backend)
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | PathLike[str] = DEFAULT_CHECKPOINT, device: torch.device | str | None = None
+        cls,
+        path: str | PathLike[str] = DEFAULT_CHECKPOINT,
+        device: torch.device | str | None = None,
+        backend: str = "torch",
     ) -> Predictor:
         """Rebuild the checkpoint's model (raises ``CheckpointError`` naming the problem)."""
         model, meta = load_checkpoint(path)
-        return cls(model, meta, device)
+        return cls(model, meta, device, backend)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -111,6 +130,8 @@ class Predictor:
     def logits(self, clips: Sequence[torch.Tensor]) -> torch.Tensor:
         """Raw logits [N, num_classes] for uint8 clips [T, H, W, 3] (any sizes: each is resized/cropped)."""
         batch = torch.stack([self.transform(clip) for clip in clips]).to(self.device)
+        if self._fast is not None:
+            return self._fast(batch)
         out = self.model(batch.contiguous(memory_format=self.memory_format))
         return out.float().cpu()
 

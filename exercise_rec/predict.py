@@ -2,6 +2,7 @@
 
     python -m exercise_rec.predict samples/squat.mp4
     python -m exercise_rec.predict recording.mp4 --json --timeline 1.0
+    python -m exercise_rec.predict samples/squat.mp4 --backend openvino   # fast CPU path
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from exercise_rec.cli_common import OneLineParser, run_cli
 
 
 def build_parser() -> OneLineParser:
+    from exercise_rec.fastpath import BACKENDS
     from exercise_rec.inference import DEFAULT_CHECKPOINT
 
     p = OneLineParser(prog="python -m exercise_rec.predict", description="Classify the exercise in a video.")
@@ -26,6 +28,8 @@ def build_parser() -> OneLineParser:
     p.add_argument("--timeline", type=float, metavar="STRIDE_S",
                    help="also classify windows every STRIDE_S seconds (long recordings)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    p.add_argument("--backend", choices=BACKENDS, default="torch",
+                   help="torch (eager, CPU or CUDA) or the fast CPU path: onnx (ONNX Runtime), openvino")
     return p
 
 
@@ -35,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def _run() -> int:
         from exercise_rec.inference import Predictor
 
-        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
+        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, backend=args.backend)
         result = predictor.predict(args.video, top_k=args.top_k)
         timeline = predictor.predict_windows(args.video, args.timeline) if args.timeline else None
         if args.json:

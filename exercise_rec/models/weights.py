@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -96,8 +95,10 @@ def read_checkpoint(path: str | PathLike[str]) -> Any:
             f"{path}: not a weights-only PyTorch checkpoint (corrupt, truncated, or a pickle of "
             f"arbitrary objects; nothing was executed): {detail}"
         ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        raise WeightsError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt): {err}") from err
+    except Exception as err:  # garbage bytes make the unpickler raise anything (KeyError, struct.error, ...)
+        raise WeightsError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt): {type(err).__name__}: {err}"
+        ) from err
 
 
 def _unpickler_detail(err: Exception) -> str:

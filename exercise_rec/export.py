@@ -1,0 +1,57 @@
+"""``python -m exercise_rec.export``: a deployable checkpoint as one ONNX file, checked against eager.
+
+    python -m exercise_rec.export --checkpoint checkpoints/mobilenet_v2_3d_standard.pt --out model.onnx
+
+The file has BatchNorm folded, a dynamic batch axis, and the checkpoint's metadata (class names,
+clip length, input size, mean/std) as JSON in its ``metadata_props``, so ONNX Runtime or OpenVINO
+can serve it without this package. Each installed runtime is checked against the eager model;
+``python -m exercise_rec.bench`` measures their speed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from exercise_rec.cli_common import OneLineParser, run_cli
+
+
+def build_parser() -> OneLineParser:
+    from exercise_rec.inference import DEFAULT_CHECKPOINT
+
+    p = OneLineParser(prog="python -m exercise_rec.export", description="Export a checkpoint to ONNX.")
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="deployable checkpoint (.pt)")
+    p.add_argument("--out", type=Path, required=True, help="ONNX file to write (atomically)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def _run() -> int:
+        import importlib.util
+
+        from exercise_rec.fastpath import RUNTIME_PACKAGES, FastModel, export_onnx
+        from exercise_rec.train.checkpoint import load_checkpoint
+
+        model, meta = load_checkpoint(args.checkpoint)
+        shape = (1, 3, meta.clip_len, *meta.input_size)
+        started = time.perf_counter()
+        export_onnx(model, shape, args.out, meta.to_dict())
+        size_kb = args.out.stat().st_size / 1024
+        print(f"wrote {args.out} ({size_kb:.0f} KiB, {meta.model_name}, {time.perf_counter() - started:.1f} s)")
+        for backend, package in RUNTIME_PACKAGES.items():
+            if importlib.util.find_spec(package) is None:
+                print(f"  {backend}: not checked ({package} is not installed)")
+                continue
+            error = FastModel.load(args.out, backend).check(model, shape)
+            print(f"  {backend}: max relative error vs the eager model {error:.1e}")
+        return 0
+
+    return run_cli(_run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
