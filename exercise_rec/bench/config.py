@@ -1,0 +1,77 @@
+"""What one benchmark run measures and how hard: the single settings object every section reads.
+
+Why ``quick`` is a set of smaller choices rather than fewer sections: CI runs ``--quick`` so that
+every code path of every section keeps working, in well under two minutes on 2 cores; the choices
+it shrinks (input size, file length, repetitions, configurations) are printed with the table.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SECTIONS = {  # name -> title in the table, in the table's order
+    "inference": "1. inference",
+    "decode": "2. decode",
+    "loader": "3. data loader",
+    "cam": "4. explanations",
+    "e2e": "5. end to end",
+    "gpu": "6. GPU training",
+}
+DEFAULT_SECTIONS = tuple(SECTIONS)[:-1]  # gpu only with --gpu
+DEFAULT_DATA_DIR = Path(tempfile.gettempdir()) / "exercise_rec_bench"
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Settings of one run; :meth:`preset` fills the full or ``--quick`` defaults."""
+
+    sections: tuple[str, ...] = DEFAULT_SECTIONS
+    quick: bool = False
+    repeats: int = 7
+    warmup: int = 1
+    threads: int = field(default_factory=available_cores)
+    data_dir: Path = DEFAULT_DATA_DIR
+    clip: tuple[int, int, int] = (16, 128, 128)  # T, H, W of the inference section's input
+    long_seconds: int = 120  # the long decode file (the short one is always 10 s)
+    # mobilenet_v2_3d (mode, width) configurations with fast-path and batch-8 rows
+    fast_configs: tuple[tuple[str, float], ...] = (
+        ("standard", 1.0), ("standard", 0.5), ("high_temporal", 1.0), ("high_temporal", 0.5),
+    )
+    synth_classes: int = 17  # classes in the loader's synthetic dataset (6 videos each, 4 in train)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.sections) - set(SECTIONS))
+        if unknown:
+            raise ValueError(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(SECTIONS)}")
+        if self.repeats < 1 or self.warmup < 0 or self.threads < 1:
+            raise ValueError(f"need repeats >= 1, warmup >= 0, threads >= 1; got {self}")
+
+    @classmethod
+    def preset(cls, quick: bool, **overrides: object) -> BenchConfig:
+        """The full run's defaults, or the quick ones: smaller inputs and files, fewer runs, the fast
+        path for the shipped standard model only (its code path is the same for every configuration)."""
+        shrink = {"repeats": 2, "clip": (8, 32, 32), "long_seconds": 20, "fast_configs": (("standard", 0.5),),
+                  "synth_classes": 4}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return cls(quick=quick, **({**shrink, **given} if quick else given))  # type: ignore[arg-type]
+
+    def settings(self) -> dict[str, object]:
+        """The settings printed above the table and stored in the JSON."""
+        t, h, w = self.clip
+        return {
+            "mode": "quick" if self.quick else "full",
+            "repeats": self.repeats,
+            "warmup": self.warmup,
+            "threads": self.threads,
+            "inference input": f"3x{t}x{h}x{w}",
+            "long file": f"{self.long_seconds} s",
+            "data dir": str(self.data_dir),
+        }

@@ -1,0 +1,48 @@
+"""Section 5: ``Predictor.predict`` end to end (decode, transform, model) on a sample and a 720p file.
+
+The default shipped checkpoint, loaded as the app and the predict CLI load it, once per backend:
+``torch`` (eager, the default) is the peer of the fast-path backends (``onnx``, ``openvino``), so
+each fast row says how much of a whole prediction the fast path saves.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from exercise_rec.bench.backends import per_backend
+from exercise_rec.bench.config import BenchConfig
+from exercise_rec.bench.media import SHORT_SECONDS, bench_video, video_label
+from exercise_rec.bench.report import Ratio, Row, Section
+from exercise_rec.bench.timing import measure
+from exercise_rec.fastpath import BACKENDS
+from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
+
+log = logging.getLogger(__name__)
+
+SAMPLE = CHECKPOINT_DIR.parent / "samples" / "squat.mp4"
+
+
+def run(cfg: BenchConfig) -> Section:
+    torch.set_num_threads(cfg.threads)
+    files = {"samples/squat.mp4": SAMPLE, video_label(SHORT_SECONDS): bench_video(cfg.data_dir, SHORT_SECONDS)}
+    log.info("e2e: loading %s", DEFAULT_CHECKPOINT.name)
+    predictors = per_backend(lambda b: Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu", backend=b))
+    rows: list[Row] = []
+    for label, path in files.items():
+        peer: Row | None = None
+        for backend, predictor in predictors.items():
+            name = f"predict {label}, backend {backend}"
+            if isinstance(predictor, str):
+                rows.append(Row.missing(name, "ms", predictor))
+                continue
+            log.info("e2e: %s", name)
+            row = Row.time(name, measure(lambda: predictor.predict(path), cfg.repeats, cfg.warmup))  # noqa: B023
+            if peer is None:
+                peer = row.as_peer()
+                rows.append(peer)
+            else:
+                rows.append(row.with_ratios(Ratio(row.speedup(peer), f"faster than backend {BACKENDS[0]}")))
+    notes = (f"{DEFAULT_CHECKPOINT.name}, CPU; backend {BACKENDS[0]} is the eager default",)
+    return Section("e2e", tuple(rows), (), notes)
