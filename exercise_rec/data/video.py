@@ -113,7 +113,9 @@ class DecodeLimits:
 
 DEFAULT_LIMITS = DecodeLimits()
 _FALLBACK_FPS = 30.0  # used (with a warning) when a container reports no usable frame rate
-_WRITE_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
+# ffmpeg muxer per suffix write_video accepts: named explicitly because the file is written under a
+# temporary name whose extension ffmpeg cannot guess from (exercise_rec.io.atomic_path).
+_WRITE_MUXERS = {".mp4": "mp4", ".m4v": "ipod", ".mov": "mov", ".mkv": "matroska"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,8 +459,9 @@ def write_video(
     atomically: a temporary file in the same folder is renamed over ``path`` on success.
     """
     target = Path(path)
-    if target.suffix.lower() not in _WRITE_SUFFIXES:
-        raise VideoError(target, f"write_video writes H.264 in {', '.join(_WRITE_SUFFIXES)}, not {target.suffix!r}")
+    muxer = _WRITE_MUXERS.get(target.suffix.lower())
+    if muxer is None:
+        raise VideoError(target, f"write_video writes H.264 in {', '.join(_WRITE_MUXERS)}, not {target.suffix!r}")
     if not (math.isfinite(fps) and fps > 0):
         raise VideoError(target, f"fps must be a positive number, got {fps!r}")
     it = _frame_iter(frames, target)
@@ -471,7 +474,7 @@ def write_video(
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:.6g}", "-i", "-",
         "-an", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-        "-movflags", "+faststart",
+        "-movflags", "+faststart", "-f", muxer,
     ]  # fmt: skip
     with atomic_path(target) as tmp, tempfile.TemporaryFile() as errfile:
         proc = subprocess.Popen([*cmd, str(tmp)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errfile)

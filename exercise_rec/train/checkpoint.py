@@ -96,21 +96,30 @@ def save_checkpoint(
     return Path(path)
 
 
+def read_checkpoint_dict(path: str | PathLike[str]) -> Mapping[str, Any]:
+    """The file's top-level dict, read weights-only; any failure is a ``CheckpointError`` naming the file.
+
+    Weights-only reading refuses pickled code (a ``__reduce__`` payload) before any of it runs.
+    """
+    try:
+        raw = read_checkpoint(path)
+    except WeightsError as err:
+        raise CheckpointError(str(err)) from err
+    if not isinstance(raw, Mapping):
+        raise CheckpointError(f"{path}: not a checkpoint (its top level is a {type(raw).__name__}, not a dict)")
+    return raw
+
+
 def read_meta(path: str | PathLike[str]) -> CheckpointMeta:
     """Metadata of a checkpoint file (what the app shows in its checkpoint picker)."""
-    raw = read_checkpoint(path)
-    if not isinstance(raw, Mapping):
-        raise CheckpointError(f"{path}: not an exercise_rec checkpoint (top level is not a dict)")
-    return CheckpointMeta.from_dict(raw, str(path))
+    return CheckpointMeta.from_dict(read_checkpoint_dict(path), str(path))
 
 
 def load_checkpoint(
     path: str | PathLike[str], device: torch.device | str | None = None
 ) -> tuple[nn.Module, CheckpointMeta]:
     """Rebuild the model named in the checkpoint, load its weights strictly, return it in eval mode."""
-    raw = read_checkpoint(path)
-    if not isinstance(raw, Mapping):
-        raise CheckpointError(f"{path}: not an exercise_rec checkpoint (top level is not a dict)")
+    raw = read_checkpoint_dict(path)
     meta = CheckpointMeta.from_dict(raw, str(path))
     try:
         model = build_model(meta.model_name, meta.num_classes, **meta.model_kwargs)

@@ -52,6 +52,23 @@ def test_class_count_mismatch_is_named(tmp_path, tiny_model):
         load_checkpoint(path)
 
 
+def test_weights_of_another_architecture_are_named(tmp_path, tiny_model):
+    """Metadata says one model, the weights are another's: missing and unexpected keys by name."""
+    other = build_model("mobilenet_v2_3d", 3, width_mult=0.25)
+    path = save_checkpoint(tmp_path / "m.pt", other, _meta(tiny_model))
+    with pytest.raises(CheckpointError, match=r"m\.pt: weights do not fit _test_tiny with 3 classes.*"
+                                              r"missing keys \[\d+\]: conv\.weight.*unexpected keys"):
+        load_checkpoint(path)
+
+
+def test_truncated_file_is_a_checkpoint_error(tmp_path, tiny_model):
+    path = save_checkpoint(tmp_path / "m.pt", build_model(tiny_model, 3), _meta(tiny_model))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    for load in (load_checkpoint, read_meta):
+        with pytest.raises(CheckpointError, match=r"m\.pt: not a readable PyTorch checkpoint \(truncated or corrupt\)"):
+            load(path)
+
+
 def test_bare_state_dict_is_not_a_deployable_checkpoint(tmp_path, tiny_model):
     path = tmp_path / "bare.pt"
     torch.save(build_model(tiny_model, 3).state_dict(), path)
