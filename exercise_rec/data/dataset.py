@@ -9,9 +9,9 @@ Layouts (chosen by what the folder holds):
     ``LongLayoutConfig.min_frames`` are skipped. The background label is a class like any other.
 
 Why unreadable files are skipped, not fatal: one corrupt phone upload must not end an epoch. The
-first failure is logged (file and reason), the file is flagged in a shared-memory tensor so every
-DataLoader worker and the main process skip it from then on, and :attr:`ExerciseVideoDataset.skipped`
-lists them for the trainer's report.
+first failure is logged (file and reason; at DEBUG when the trainer reports them all in one line),
+the file is flagged in a shared-memory tensor so every DataLoader worker and the main process skip
+it from then on, and :attr:`ExerciseVideoDataset.skipped` lists them for the trainer's report.
 """
 
 from __future__ import annotations
@@ -123,6 +123,11 @@ class ClipItem:
     label: int
     start: int | None = None
     stop: int | None = None
+
+    @property
+    def source(self) -> str:
+        """The file, and the frame range for a window of a long recording (how errors name a sample)."""
+        return str(self.path) if self.start is None else f"{self.path} frames {self.start}-{self.stop}"
 
 
 def _stable_rng(seed: int, key: str) -> np.random.Generator:
@@ -319,12 +324,16 @@ class _ClipCache:
 class ExerciseVideoDataset(Dataset):
     """``(clip, label_index)`` samples from a folder in either layout (see the module docstring).
 
-    ``clip`` is ``transform(uint8 [T, H, W, 3])`` or, with ``transform=None``, the uint8 clip itself.
+    ``clip`` is ``transform(uint8 [T, H, W, 3])`` or, with ``transform=None``, the uint8 clip itself;
+    a :meth:`with_transform` view with ``sources=True`` yields ``(clip, label_index, source)`` where
+    ``source`` (:attr:`ClipItem.source`) names the file actually read (after skipping unreadable ones).
     ``sampling`` defaults to ``"random"`` (temporal jitter, seeded from torch's RNG so
     ``seed_everything`` and per-worker seeding make it reproducible) for the train split and
     ``"uniform"`` otherwise. ``decode_size`` is passed to :func:`read_clip` as ``size`` (an int
     resizes the short side while decoding, which saves time and cache memory on HD videos).
     ``split=None`` takes every video. ``cache_bytes`` > 0 keeps decoded clips in RAM (per process).
+    ``warn_each_skip=False`` logs unreadable files at DEBUG instead of WARNING, for an owner that
+    reports :attr:`skipped` itself, once (the trainer).
     """
 
     def __init__(
@@ -340,6 +349,7 @@ class ExerciseVideoDataset(Dataset):
         decode_size: int | tuple[int, int] | None = None,
         splits: SplitConfig = SplitConfig(),
         long_layout: LongLayoutConfig = LongLayoutConfig(),
+        warn_each_skip: bool = True,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -353,6 +363,8 @@ class ExerciseVideoDataset(Dataset):
         self.transform = transform
         self.sampling: Sampling = sampling or ("random" if split == "train" else "uniform")
         self.decode_size = decode_size
+        self.sources = False
+        self._skip_level = logging.WARNING if warn_each_skip else logging.DEBUG
         self.is_long_layout = (self.root / "videos").is_dir() and (self.root / "labels").is_dir()
         if self.is_long_layout:
             names, items, missing = _scan_long_layout(self.root, split, seed, splits, long_layout)
@@ -389,10 +401,15 @@ class ExerciseVideoDataset(Dataset):
             out[str(path)] = self._reasons.get(path) or self._reason_now(path)
         return out
 
-    def with_transform(self, transform: ClipFn | None) -> ExerciseVideoDataset:
-        """The same items, skip flags and cache with another transform (e.g. raw clips for debug videos)."""
+    def with_transform(self, transform: ClipFn | None, *, sources: bool = False) -> ExerciseVideoDataset:
+        """The same items, skip flags and cache with another transform (e.g. raw clips for debug videos).
+
+        ``sources=True``: samples also carry the source they were read from, so a training step can
+        name the files of a bad batch.
+        """
         view = copy.copy(self)  # shallow: items, flags, reasons and cache stay shared
         view.transform = transform
+        view.sources = sources
         return view
 
     def load_clip(self, index: int) -> torch.Tensor:
@@ -416,7 +433,7 @@ class ExerciseVideoDataset(Dataset):
         self._cache.put(index, clip)
         return clip
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | tuple[torch.Tensor, int, str]:
         """Item ``index``, or when its file is unreadable the next readable item (wrapping around)."""
         n = len(self.items)
         for k in ((index + step) % n for step in range(n)):
@@ -427,7 +444,9 @@ class ExerciseVideoDataset(Dataset):
             except VideoError as err:
                 self._mark_failed(self.items[k].path, err.reason)
                 continue
-            return (self.transform(clip) if self.transform is not None else clip), self.items[k].label
+            clip = self.transform(clip) if self.transform is not None else clip
+            item = self.items[k]
+            return (clip, item.label, item.source) if self.sources else (clip, item.label)
         raise DatasetError(self.root, f"every video of split {self.split!r} is unreadable: {self.skipped}")
 
     def _mark_failed(self, path: Path, reason: str) -> None:
@@ -435,7 +454,7 @@ class ExerciseVideoDataset(Dataset):
         self._reasons[path] = reason
         if not self._failed[k]:
             self._failed[k] = True
-            log.warning("%s: skipped, %s", path, reason)
+            log.log(self._skip_level, "%s: skipped, %s", path, reason)
 
     def _reason_now(self, path: Path) -> str:
         """A worker flagged ``path``; re-read it here to recover the reason (fails fast by design)."""
@@ -467,6 +486,8 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
     :meth:`ExerciseVideoDataset.with_transform`. Clips are decoded at short side ``max(size)``.
     The RAM cache is off in debug mode so every pass shows fresh augmentations; workers are
     persistent when there are any; memory is pinned only when CUDA is available.
+    ``sources=True``: loader batches are ``(clips, labels, sources)`` (the files read, see
+    :attr:`ClipItem.source`); ``warn_each_skip`` as in :class:`ExerciseVideoDataset`.
     """
 
     def __init__(
@@ -482,6 +503,8 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
         augment: AugmentConfig | None = None,
         splits: SplitConfig = SplitConfig(),
         long_layout: LongLayoutConfig = LongLayoutConfig(),
+        sources: bool = False,
+        warn_each_skip: bool = True,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -498,6 +521,8 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
         self.cache_bytes = 0 if debug else cache_bytes
         self.splits = splits
         self.long_layout = long_layout
+        self.sources = sources
+        self.warn_each_skip = warn_each_skip
         self.train_transform: ClipTransform = build_transforms(True, self.size, augment)
         self.eval_transform: ClipTransform = build_transforms(False, self.size, augment)
         self._datasets: dict[str, ExerciseVideoDataset] = {}
@@ -514,6 +539,7 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
                 decode_size=max(self.size),
                 splits=self.splits,
                 long_layout=self.long_layout,
+                warn_each_skip=self.warn_each_skip,
             )
         return self._datasets[split]
 
@@ -549,7 +575,7 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
     def _loader(self, dataset: ExerciseVideoDataset, train: bool) -> DataLoader:
         transform = self.train_transform if train else self.eval_transform
         return DataLoader(
-            dataset.with_transform(transform),
+            dataset.with_transform(transform, sources=self.sources),
             batch_size=self.batch_size,
             shuffle=train,
             drop_last=train and len(dataset) > self.batch_size,  # a batch of 1 breaks BatchNorm

@@ -36,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                    help="machines in a multi-node run launched by torchrun or srun (README: multi-node)")
     p.add_argument("--accumulate", type=int, default=defaults.accumulate, help="gradient accumulation steps")
     p.add_argument("--grad-clip", type=float, default=defaults.grad_clip, help="0 disables clipping")
+    p.add_argument("--skip-nonfinite", action="store_true",
+                   help="skip batches whose loss is NaN/inf (each is logged with its files, and counted) "
+                        "instead of stopping the run")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=defaults.channels_last,
                    help="channels_last_3d memory format (default: on; about 2x faster on CPU and GPU)")

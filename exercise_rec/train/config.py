@@ -31,6 +31,7 @@ class TrainConfig:
     num_nodes: int = 1  # > 1 under torchrun or SLURM (see README: multi-node)
     accumulate: int = 1
     grad_clip: float = 1.0
+    skip_nonfinite: bool = False  # skip (and count) batches with a NaN/inf loss instead of stopping
     compile: bool = False
     # channels_last_3d: measured 2.0x faster training for mobilenet_v2_3d on CPU (oneDNN) as well.
     channels_last: bool = True

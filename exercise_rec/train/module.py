@@ -6,6 +6,7 @@ checkpoint/resume and progress bars come from one well-tested engine instead of 
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -22,6 +23,20 @@ from torchmetrics.classification import (
 
 from exercise_rec.device import clip_memory_format
 from exercise_rec.models import build_model
+
+log = logging.getLogger(__name__)
+
+# (clips [B,C,T,H,W], labels [B], sources): ExerciseVideoDataModule(sources=True) batches, so a bad
+# batch can be traced to its files.
+Batch = tuple[torch.Tensor, torch.Tensor, list[str]]
+
+
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """The training loss became NaN or infinite; the message names the batch's files.
+
+    Also a ``ValueError``: like bad input, it is fixed by the user (a lower ``--lr``, a broken
+    file), so the command line reports it in one line with exit code 2.
+    """
 
 
 def classification_metrics(num_classes: int) -> MetricCollection:
@@ -62,6 +77,7 @@ class ExerciseClassifier(pl.LightningModule):
         label_smoothing: float = 0.0,
         channels_last: bool = False,
         compile: bool = False,
+        skip_nonfinite: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -74,6 +90,7 @@ class ExerciseClassifier(pl.LightningModule):
         self.val_metrics = classification_metrics(len(class_names))
         self.test_metrics = classification_metrics(len(class_names))
         self.last_test: dict[str, torch.Tensor] = {}  # read by run.train after trainer.test
+        self.nonfinite_batches = 0  # batches skipped with skip_nonfinite, over the whole run (kept on resume)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self._run_model(clips.contiguous(memory_format=self.memory_format))
@@ -81,19 +98,58 @@ class ExerciseClassifier(pl.LightningModule):
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        clips, labels = batch
+    def on_fit_start(self) -> None:
+        if self.hparams.skip_nonfinite and self.trainer.world_size > 1:
+            # Lightning cannot skip a batch under DDP: the other processes would wait for its gradients.
+            raise ValueError("--skip-nonfinite needs a single-device run (Lightning skips no batch under DDP)")
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
+        """The loss of one batch; a non-finite one stops the run or, with ``skip_nonfinite``, is skipped."""
+        clips, labels, sources = batch
+        buffers = [b.clone() for b in self.model.buffers()] if self.hparams.skip_nonfinite else None
         logits = self(clips)
         loss = self._loss(logits, labels)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite training loss {loss.item()} at batch {batch_idx}")
+        if self._any_nonfinite(loss):
+            self._handle_nonfinite(loss, batch_idx, sources, buffers)
+            return None
         acc = (logits.argmax(1) == labels).float().mean()
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(labels))
         self.log("train_top1", acc, on_step=False, on_epoch=True, batch_size=len(labels))
         return loss
 
-    def _eval_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str, metrics: MetricCollection) -> None:
-        clips, labels = batch
+    def _handle_nonfinite(
+        self, loss: torch.Tensor, batch_idx: int, sources: list[str], buffers: list[torch.Tensor] | None
+    ) -> None:
+        """Raise :class:`NonFiniteLossError`, or with saved ``buffers`` undo the batch and count it.
+
+        A skipped batch has no backward pass (Lightning's answer to a None loss), so no weight
+        changes; the BatchNorm running statistics its forward pass already updated are restored.
+        """
+        problem = (f"non-finite training loss ({loss.item():.4g} in this process) in epoch "
+                   f"{self.current_epoch}, batch {batch_idx}; its files: {', '.join(sources)}")
+        if buffers is None:
+            raise NonFiniteLossError(f"{problem}; lower --lr, or pass --skip-nonfinite to skip such batches")
+        with torch.no_grad():
+            for buffer, saved in zip(self.model.buffers(), buffers):
+                buffer.copy_(saved)
+        self.nonfinite_batches += 1
+        log.warning("skipped batch (%d so far): %s", self.nonfinite_batches, problem)
+        self.log("train_nonfinite_batches", 1.0, on_step=False, on_epoch=True, reduce_fx="sum",
+                 batch_size=len(sources))
+
+    def _any_nonfinite(self, loss: torch.Tensor) -> bool:
+        """Whether the loss is non-finite in any process (all DDP ranks must stop together)."""
+        flag = (~torch.isfinite(loss.detach())).float()
+        return bool(self.trainer.strategy.reduce(flag, reduce_op="sum") > 0)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["nonfinite_batches"] = self.nonfinite_batches
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.nonfinite_batches = int(checkpoint.get("nonfinite_batches", 0))
+
+    def _eval_step(self, batch: Batch, stage: str, metrics: MetricCollection) -> None:
+        clips, labels, _ = batch
         logits = self(clips)
         self.log(f"{stage}_loss", self._loss(logits, labels), prog_bar=True, sync_dist=True,
                  batch_size=len(labels))
@@ -107,13 +163,13 @@ class ExerciseClassifier(pl.LightningModule):
                 self.log(f"{stage}_{name}", values[name], prog_bar=name == "top1", sync_dist=True)
         return {k: v.detach().cpu() for k, v in values.items()}
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "val", self.val_metrics)
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val", self.val_metrics)
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "test", self.test_metrics)
 
     def on_test_epoch_end(self) -> None:

@@ -3,6 +3,7 @@
 Outputs under ``config.out``: ``best.pt`` (deployable, best val top-1), ``lightning/last.ckpt``
 (for ``--resume``), ``logs/`` (CSV + TensorBoard), ``test_confusion.{png,csv}``,
 ``metrics.json`` and, with ``debug``, ``debug_output/`` before/after augmentation videos.
+Every file is written atomically, so a run killed at any moment can be resumed from ``last.ckpt``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from exercise_rec.train.config import TrainConfig
 from exercise_rec.train.loggers import training_loggers
 from exercise_rec.train.module import ExerciseClassifier
 from exercise_rec.train.report import save_confusion, save_json, summarize
+from exercise_rec.train.resume import SafeCheckpointIO, read_resume_point
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,8 @@ DEBUG_BATCH_FRACTION = 0.05  # the seed's debug mode: 5% of batches
 class TrainResult:
     checkpoint: Path
     metrics: dict[str, object]
-    skipped_files: list[str]
+    skipped_files: list[str]  # unreadable videos, sorted
+    nonfinite_batches: int = 0  # batches skipped for a NaN/inf loss (skip_nonfinite)
 
 
 def build_datamodule(config: TrainConfig) -> ExerciseVideoDataModule:
@@ -57,6 +60,8 @@ def build_datamodule(config: TrainConfig) -> ExerciseVideoDataModule:
         num_workers=config.num_workers,
         seed=config.seed,
         debug=config.debug,
+        sources=True,  # a non-finite loss names its batch's files
+        warn_each_skip=False,  # train() reports unreadable files once, in one line
     )
 
 
@@ -78,11 +83,6 @@ def train(config: TrainConfig) -> TrainResult:
     """Train, keep the best deployable checkpoint, evaluate it on the test split."""
     check_model_args(config.model, **config.model_kwargs())  # before the dataset scan and any output
     pl.seed_everything(config.seed, workers=True)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "config.json") as tmp:
-        tmp.write_text(json.dumps(dataclasses.asdict(config), indent=2, default=str) + "\n")
-
     datamodule = build_datamodule(config)
     datamodule.setup("fit")
     class_names = list(datamodule.class_names)
@@ -96,9 +96,18 @@ def train(config: TrainConfig) -> TrainResult:
         label_smoothing=config.label_smoothing,
         channels_last=config.channels_last,
         compile=config.compile,
+        skip_nonfinite=config.skip_nonfinite,
     )
+    # Checked before any output is written: a wrong or unsafe file must not touch the run folder.
+    resume = None if config.resume is None else read_resume_point(config.resume, module.hparams)
+    if resume is not None:
+        log.info("%s: resuming after epoch %d (step %d)", config.resume, resume.epoch, resume.global_step)
     if config.init_from is not None:
         start_from(module.model, config.init_from)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "config.json") as tmp:
+        tmp.write_text(json.dumps(dataclasses.asdict(config), indent=2, default=str) + "\n")
     meta = CheckpointMeta(
         model_name=config.model,
         model_kwargs=config.model_kwargs(),
@@ -128,8 +137,9 @@ def train(config: TrainConfig) -> TrainResult:
         gradient_clip_val=config.grad_clip or None,
         deterministic=config.deterministic,
         limit_train_batches=debug_batches(datamodule) if config.debug else 1.0,
-        logger=training_loggers(out, resume=config.resume is not None),
+        logger=training_loggers(out, resume_step=None if resume is None else resume.global_step),
         callbacks=callbacks,
+        plugins=[SafeCheckpointIO()],
         default_root_dir=out,
         log_every_n_steps=1,
     )
@@ -146,8 +156,11 @@ def train(config: TrainConfig) -> TrainResult:
     if trainer.is_global_zero:
         save_confusion(values["confusion"], class_names, out, "test_confusion")
         save_json(metrics, out / "metrics.json")
-    skipped = sorted(datamodule.skipped_files)
+    skipped = datamodule.skipped_files
     if skipped:
-        log.warning("%d unreadable video(s) were skipped: %s", len(skipped), ", ".join(skipped))
-    return TrainResult(best_path, metrics, skipped)
+        log.warning("%d unreadable video(s) were skipped: %s", len(skipped),
+                    "; ".join(f"{path}: {reason}" for path, reason in sorted(skipped.items())))
+    if module.nonfinite_batches:
+        log.warning("%d batch(es) with a non-finite loss were skipped (--skip-nonfinite)", module.nonfinite_batches)
+    return TrainResult(best_path, metrics, sorted(skipped), module.nonfinite_batches)
 

@@ -1,7 +1,6 @@
 """The Lightning trainer end to end on a tiny synthetic dataset: outputs, resume, --debug, CLI errors.
 
-Everything runs on CPU with a few-parameter model (TinyNet, registered here for the whole module so
-module-scoped runs can share it), 3 classes x 4 clips of 96x72 video, 4-frame 32x32 inputs.
+Sizes, model and helpers: tests/train/common.py; fixtures ``tiny_arch`` and ``dataset``: conftest.py.
 """
 
 from __future__ import annotations
@@ -10,83 +9,40 @@ import csv
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 from exercise_rec.data import read_clip
-from exercise_rec.data.synthetic import SynthConfig, generate_dataset
+from exercise_rec.data.synthetic import generate_dataset
 from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from exercise_rec.inference import Predictor
-from exercise_rec.models import build_model, load_weights, register_model, registry
+from exercise_rec.models import build_model, load_weights
 from exercise_rec.models.weights import WeightsError
 from exercise_rec.train.checkpoint import load_checkpoint
 from exercise_rec.train.cli import main as cli_main
-from exercise_rec.train.config import TrainConfig
 from exercise_rec.train.module import ExerciseClassifier
 from exercise_rec.train.run import TrainResult, start_from, train
-from tests.conftest import TinyNet
-
-CLASSES = ["squat", "jumping_jack", "no_exercise"]
-SORTED_CLASSES = tuple(sorted(CLASSES))  # the dataset orders classes by folder name
-PER_CLASS = 4  # -> 2 train, 1 val, 1 test clip per class (generator's split_counts)
-CLIP_LEN, SIZE, BATCH = 4, 32, 2
-TRAIN_BATCHES = (2 * len(CLASSES)) // BATCH  # 6 train clips, drop_last -> 3 steps per epoch
-SYNTH = SynthConfig(width=96, height=72, duration=1.0, vary_resolution=False)
-MODEL = "_test_trainer_tiny"
-
-
-# ---------------------------------------------------------------- shared fixtures
-
-
-@pytest.fixture(scope="module")
-def tiny_arch() -> Iterator[str]:
-    """TinyNet registered for the whole module (the conftest ``tiny_model`` fixture is per test)."""
-
-    @register_model(MODEL, default_input=(3, CLIP_LEN, SIZE, SIZE), cam_layers=("conv",))
-    def _build(num_classes: int, width: int = 4) -> torch.nn.Module:
-        """Tiny trainer-test model."""
-        return TinyNet(num_classes, width)
-
-    yield MODEL
-    registry._REGISTRY.pop(MODEL)
-    registry._card.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_dataset(
-        tmp_path_factory.mktemp("synth") / "ds", per_class=PER_CLASS, seed=0, config=SYNTH, classes=CLASSES, workers=1
-    )
-
-
-def _config(data: Path, out: Path, model: str, **overrides) -> TrainConfig:
-    values = {"data": data, "model": model, "epochs": 2, "batch_size": BATCH, "num_workers": 0,
-              "clip_len": CLIP_LEN, "size": SIZE, "out": out}
-    return TrainConfig(**{**values, **overrides})
-
-
-def _csv_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _lightning_ckpt(path: Path) -> dict:
-    # Lightning's own resume file (optimizer state, loop state) is pickled; it is our own trusted output.
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def _train_steps(rows: list[dict[str, str]]) -> list[tuple[int, int]]:
-    """(epoch, step) of every per-step training-loss row of a Lightning CSV log."""
-    return [(int(r["epoch"]), int(r["step"])) for r in rows if r.get("train_loss_step")]
+from tests.train.common import (
+    BATCH,
+    CLASSES,
+    CLIP_LEN,
+    SIZE,
+    SORTED_CLASSES,
+    SYNTH,
+    TRAIN_BATCHES,
+    csv_rows,
+    lightning_ckpt,
+    train_config,
+    train_steps,
+)
 
 
 @pytest.fixture(scope="module")
 def trained(dataset: Path, tiny_arch: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainResult]:
     out = tmp_path_factory.mktemp("run") / "exp"
-    return out, train(_config(dataset, out, tiny_arch))
+    return out, train(train_config(dataset, out, tiny_arch))
 
 
 # ---------------------------------------------------------------- a whole run
@@ -113,14 +69,14 @@ def test_run_writes_deployable_checkpoint_and_reports(trained, dataset: Path, ti
         assert model(torch.randn(2, 3, CLIP_LEN, SIZE, SIZE)).shape == (2, len(CLASSES))
 
     # It is the *best* epoch: the first one reaching the highest logged val top-1.
-    rows = _csv_rows(out / "logs" / "metrics.csv")
+    rows = csv_rows(out / "logs" / "metrics.csv")
     val = [(int(r["epoch"]), float(r["val_top1"])) for r in rows if r.get("val_top1")]
     assert [e for e, _ in val] == [0, 1]
     best = max(v for _, v in val)
     assert meta.metrics["val_top1"] == pytest.approx(best)
     assert meta.metrics["epoch"] == next(e for e, v in val if v == best)
-    assert sorted(_train_steps(rows)) == [(e, e * TRAIN_BATCHES + s) for e in (0, 1) for s in range(TRAIN_BATCHES)]
-    assert _lightning_ckpt(out / "lightning" / "last.ckpt")["global_step"] == 2 * TRAIN_BATCHES
+    assert sorted(train_steps(rows)) == [(e, e * TRAIN_BATCHES + s) for e in (0, 1) for s in range(TRAIN_BATCHES)]
+    assert lightning_ckpt(out / "lightning" / "last.ckpt")["global_step"] == 2 * TRAIN_BATCHES
 
     # metrics.json: what train() returned; test metrics keyed by class name.
     metrics = json.loads((out / "metrics.json").read_text())
@@ -180,7 +136,7 @@ def test_init_from_starts_a_new_run_from_trained_weights(trained, dataset: Path,
         start_from(build_model(tiny_arch, 3), other)
 
     out = tmp_path / "finetuned"
-    result = train(_config(dataset, out, tiny_arch, epochs=1, init_from=best))
+    result = train(train_config(dataset, out, tiny_arch, epochs=1, init_from=best))
     assert result.checkpoint.is_file()
     assert json.loads((out / "config.json").read_text())["init_from"] == str(best)
 
@@ -191,10 +147,10 @@ def test_registry_video_models_train_through_the_trainer(model: str, kwargs: dic
                                                          tmp_path: Path) -> None:
     """Real registry models (not the tiny test net) run the whole trainer and serve predictions."""
     out = tmp_path / model
-    result = train(_config(dataset, out, model, epochs=1, size=64, **kwargs))
+    result = train(train_config(dataset, out, model, epochs=1, size=64, **kwargs))
     model_, meta = load_checkpoint(result.checkpoint)
     assert meta.model_name == model and meta.model_kwargs == kwargs
-    steps = _train_steps(_csv_rows(out / "logs" / "metrics.csv"))
+    steps = train_steps(csv_rows(out / "logs" / "metrics.csv"))
     assert len(steps) == TRAIN_BATCHES
     video = dataset / (dataset / "test.txt").read_text().split()[0]
     assert Predictor.from_checkpoint(result.checkpoint).predict(video).labels[0] in SORTED_CLASSES
@@ -207,9 +163,9 @@ def test_registry_video_models_train_through_the_trainer(model: str, kwargs: dic
 def resumed(dataset: Path, tiny_arch: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One epoch, then ``epochs=2`` resumed from ``lightning/last.ckpt`` into the same directory."""
     out = tmp_path_factory.mktemp("resume") / "exp"
-    train(_config(dataset, out, tiny_arch, epochs=1))
+    train(train_config(dataset, out, tiny_arch, epochs=1))
     last = out / "lightning" / "last.ckpt"
-    first = {"ckpt": _lightning_ckpt(last), "rows": _csv_rows(out / "logs" / "metrics.csv")}
+    first = {"ckpt": lightning_ckpt(last), "rows": csv_rows(out / "logs" / "metrics.csv")}
     steps: list[tuple[int, int]] = []  # (epoch, global step) of every training step the second run takes
     original = ExerciseClassifier.training_step
 
@@ -219,20 +175,20 @@ def resumed(dataset: Path, tiny_arch: str, tmp_path_factory: pytest.TempPathFact
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ExerciseClassifier, "training_step", counting_step)
-        result = train(_config(dataset, out, tiny_arch, epochs=2, resume=last))
-    return {"out": out, "first": first, "second": _lightning_ckpt(last), "steps": steps,
-            "rows": _csv_rows(out / "logs" / "metrics.csv"), "result": result}
+        result = train(train_config(dataset, out, tiny_arch, epochs=2, resume=last))
+    return {"out": out, "first": first, "second": lightning_ckpt(last), "steps": steps,
+            "rows": csv_rows(out / "logs" / "metrics.csv"), "result": result}
 
 
 def test_resume_continues_where_the_run_stopped(resumed) -> None:
     first, second = resumed["first"], resumed["second"]
     assert first["ckpt"]["global_step"] == TRAIN_BATCHES
-    assert _train_steps(first["rows"]) == [(0, s) for s in range(TRAIN_BATCHES)]
+    assert train_steps(first["rows"]) == [(0, s) for s in range(TRAIN_BATCHES)]
     # The second run trained exactly one more epoch (epoch 1, steps 3..5), not two from scratch.
     assert resumed["steps"] == [(1, TRAIN_BATCHES + s) for s in range(TRAIN_BATCHES)]
     assert second["global_step"] == 2 * TRAIN_BATCHES
     assert second["epoch"] == first["ckpt"]["epoch"] + 1
-    logged = _train_steps(resumed["rows"])
+    logged = train_steps(resumed["rows"])
     assert {(1, TRAIN_BATCHES + s) for s in range(TRAIN_BATCHES)} <= set(logged)
     assert len(logged) == len(set(logged)), "a step was logged twice"
     assert [int(r["epoch"]) for r in resumed["rows"] if r.get("val_top1")][-1] == 1
@@ -245,7 +201,7 @@ def test_resume_continues_where_the_run_stopped(resumed) -> None:
 
 
 def test_resume_keeps_the_earlier_csv_history(resumed) -> None:
-    epochs = {e for e, _ in _train_steps(resumed["rows"])}
+    epochs = {e for e, _ in train_steps(resumed["rows"])}
     assert epochs == {0, 1}
 
 
@@ -284,7 +240,7 @@ def test_debug_writes_before_after_videos(debug_dataset: Path, tiny_arch: str, t
         assert h >= 256 and w > h  # before | after side by side, scaled up for viewing
         assert clip.float().std() > 5  # real picture, not a blank frame
     assert (out / "best.pt").is_file()
-    assert 1 <= _lightning_ckpt(out / "lightning" / "last.ckpt")["global_step"] <= 2  # ~5% of 21 batches
+    assert 1 <= lightning_ckpt(out / "lightning" / "last.ckpt")["global_step"] <= 2  # ~5% of 21 batches
 
 
 def test_debug_works_on_a_small_dataset(dataset: Path, tiny_arch: str, tmp_path: Path) -> None:
@@ -343,9 +299,9 @@ def test_an_interrupted_run_leaves_a_checkpoint_to_resume_from(dataset: Path, ti
 
     with pytest.MonkeyPatch.context() as patch, pytest.raises(RuntimeError, match="simulated crash"):
         patch.setattr(ExerciseClassifier, "training_step", dies_in_epoch_1)
-        train(_config(dataset, out, tiny_arch, epochs=3))
+        train(train_config(dataset, out, tiny_arch, epochs=3))
     last = out / "lightning" / "last.ckpt"
     assert last.is_file(), "no checkpoint written before the crash"
-    assert _lightning_ckpt(last)["global_step"] == TRAIN_BATCHES  # the end of epoch 0
-    train(_config(dataset, out, tiny_arch, epochs=2, resume=last))
-    assert _lightning_ckpt(last)["global_step"] == 2 * TRAIN_BATCHES
+    assert lightning_ckpt(last)["global_step"] == TRAIN_BATCHES  # the end of epoch 0
+    train(train_config(dataset, out, tiny_arch, epochs=2, resume=last))
+    assert lightning_ckpt(last)["global_step"] == 2 * TRAIN_BATCHES
