@@ -139,6 +139,20 @@ def _looks_like_mp4(path: Path) -> bool:
     return head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide")
 
 
+_IMAGE_MAGIC = {
+    b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+}  # fmt: skip
+
+
+def _image_format(path: Path) -> str | None:
+    """The still-image format ``path`` starts with, if any (FFmpeg opens a photo as a 1-frame video)."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _IMAGE_MAGIC.items() if head.startswith(magic)), None)
+
+
 def _diagnose(path: Path) -> str:
     """Why OpenCV could not open ``path``: asks the bundled ffmpeg, which says more than OpenCV does."""
     try:
@@ -221,6 +235,8 @@ def _info(cap: cv2.VideoCapture, path: Path, limits: DecodeLimits) -> VideoInfo:
         frames = _count_by_grabbing(path, limits)
     if frames == 0:
         raise VideoError(path, "zero decodable frames")
+    if frames == 1 and (image := _image_format(path)):  # one frame: a photo (an animated GIF is a video)
+        raise VideoError(path, f"an image ({image}), not a video")
     return VideoInfo(
         frames=frames,
         fps=fps,
