@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from exercise_rec.app import AppConfig, build_app
+from exercise_rec.app import AppConfig
 from exercise_rec.app.state import SAMPLES_DIR
+
+from .server import served
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (requirements-dev.txt; `make setup` installs it)"
@@ -46,12 +47,6 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[sync_api.Browser]:
     with sync_api.sync_playwright() as playwright:
@@ -64,13 +59,8 @@ def browser() -> Iterator[sync_api.Browser]:
 
 @pytest.fixture(scope="module")
 def app_url() -> Iterator[str]:
-    app = build_app(AppConfig(device="cpu"))
-    port = _free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+    with served(AppConfig(device="cpu")) as url:
+        yield url
 
 
 @dataclass

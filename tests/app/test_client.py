@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,25 +15,16 @@ from exercise_rec.app import AppConfig, build_app
 from exercise_rec.app.state import SAMPLES_DIR
 from exercise_rec.inference import DEFAULT_CHECKPOINT
 
+from .server import serve
+
 STANDARD = DEFAULT_CHECKPOINT.name
 HIGH_TEMPORAL = "mobilenet_v2_3d_high_temporal.pt"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    app = build_app(AppConfig(device="cpu"))
-    port = _free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        app.close()
+    with serve(AppConfig(device="cpu")) as served:
+        yield served
 
 
 def _sample(name: str) -> dict:
