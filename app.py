@@ -13,6 +13,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 
@@ -24,20 +25,24 @@ def main() -> None:
     parser.add_argument("--share", action="store_true", help="public gradio.live link (needs internet)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
     parser.add_argument("--concurrency", type=int, default=2, help="requests computed at once")
-    parser.add_argument("--max-upload", default="200mb", help="largest upload accepted (e.g. 200mb)")
+    parser.add_argument("--max-upload", default="200mb", help="largest upload accepted, e.g. 200mb, 1gb")
+    parser.add_argument("--max-pixels", default="4096x2160",
+                        help="largest video frame decoded, WIDTHxHEIGHT or a pixel count (default 4096x2160)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     from exercise_rec.app import AppConfig, build_app
 
-    config = AppConfig(device=args.device, concurrency=args.concurrency, max_upload=args.max_upload)
-    if args.checkpoint is not None:
+    try:
         config = AppConfig(
-            default_checkpoint=args.checkpoint, extra_checkpoints=(args.checkpoint,), device=args.device,
-            concurrency=args.concurrency, max_upload=args.max_upload,
-        )  # fmt: skip
+            device=args.device, concurrency=args.concurrency, max_upload=args.max_upload, max_pixels=args.max_pixels
+        )
+    except ValueError as err:
+        parser.error(str(err))
+    if args.checkpoint is not None:
+        config = replace(config, default_checkpoint=args.checkpoint, extra_checkpoints=(args.checkpoint,))
     build_app(config).launch(
-        server_name=args.host, server_port=args.port, share=args.share, max_file_size=config.max_upload
+        server_name=args.host, server_port=args.port, share=args.share, max_file_size=config.upload_bytes
     )
 
 

@@ -68,7 +68,7 @@ def build(store: ModelStore) -> None:
         video: str | None, crop: bool, scale_min: float, scale_max: float, ratio_min: float, ratio_max: float,
         flip: bool, flip_p: float, rotate: bool, degrees: float, size: float, seed: float,
     ) -> tuple[Any, ...]:  # fmt: skip
-        path = require_video(video)
+        path = require_video(video, store.config)
         original, augmented, params = augment_clip(
             str(path), crop, (scale_min, scale_max), (ratio_min, ratio_max), flip, flip_p, rotate, degrees,
             int(size), int(seed),

@@ -92,7 +92,7 @@ def build(store: ModelStore) -> None:
         video: str | None, checkpoint: str | None, method: str, layer: str | None, target: str | None,
         per_frame: bool = False, progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, ...]:  # fmt: skip
-        path = require_video(video)
+        path = require_video(video, store.config)
         progress(0.1, desc="loading model")
         predictor = store.get(checkpoint)
         progress(0.3, desc=f"{method} at {layer or 'the default layer'}")

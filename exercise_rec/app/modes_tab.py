@@ -88,7 +88,7 @@ def build(store: ModelStore) -> None:
 
     @user_errors
     def compare(video: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        path = require_video(video)
+        path = require_video(video, store.config)
         predictors = {mode: store.get(store.by_mode(mode)) for mode in MODES}
         labels, latency, cams = {}, {}, {}
         for k, (mode, predictor) in enumerate(predictors.items()):

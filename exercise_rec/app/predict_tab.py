@@ -45,7 +45,7 @@ def build(store: ModelStore) -> None:
 
     @user_errors
     def predict(video: str | None, checkpoint: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        path = require_video(video)
+        path = require_video(video, store.config)
         progress(0.1, desc="loading model")
         predictor = store.get(checkpoint)
         progress(0.3, desc="decoding and classifying")
@@ -57,7 +57,7 @@ def build(store: ModelStore) -> None:
     @user_errors
     def timeline(video: str | None, checkpoint: str | None, progress: gr.Progress = gr.Progress()) -> Any:
         """Runs after the prediction is shown: a long video's windows take seconds, the label must not wait."""
-        path = require_video(video)
+        path = require_video(video, store.config)
         if probe(path).duration < TIMELINE_MIN_S:
             return gr.Plot(value=None, visible=False)
         progress(0.2, desc="classifying 3 s windows every second")

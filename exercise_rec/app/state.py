@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import gradio as gr
 import numpy as np
 
+from exercise_rec.app.limits import check_video, parse_pixels, parse_size
 from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
 from exercise_rec.train.checkpoint import CheckpointError
 
@@ -40,7 +41,21 @@ class AppConfig:
     extra_checkpoints: tuple[Path, ...] = ()
     device: str | None = None
     concurrency: int = 2  # requests computing at once; the rest wait in the queue
-    max_upload: str = "200mb"
+    max_upload: str | int = "200mb"  # bytes, or "200mb"/"1gb" (binary units, as Gradio's max_file_size)
+    max_pixels: str | int = "4096x2160"  # largest decoded frame: "WIDTHxHEIGHT" or a pixel count (DCI 4K)
+
+    def __post_init__(self) -> None:
+        """A bad limit fails at start-up (``ValueError``), not on the first request."""
+        parse_size(self.max_upload)
+        parse_pixels(self.max_pixels)
+
+    @property
+    def upload_bytes(self) -> int:
+        return parse_size(self.max_upload)
+
+    @property
+    def frame_pixels(self) -> int:
+        return parse_pixels(self.max_pixels)
 
 
 @dataclass
@@ -123,11 +138,13 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def require_video(video: str | None) -> Path:
-    """The uploaded file's path, or a readable error when nothing was given."""
+def require_video(video: str | None, config: AppConfig) -> Path:
+    """The uploaded file's path once it passes the request limits; a readable error otherwise."""
     if not video:
         raise gr.Error("Upload a video first (or pick an example).")
-    return Path(video)
+    path = Path(video)
+    check_video(path, config.upload_bytes, config.frame_pixels)
+    return path
 
 
 def frame_list(frames: np.ndarray | Any) -> list[np.ndarray]:
