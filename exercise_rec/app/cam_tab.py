@@ -94,7 +94,7 @@ def build(store: ModelStore) -> None:
     ) -> tuple[Any, ...]:  # fmt: skip
         path = require_video(video, store.config)
         progress(0.1, desc="loading model")
-        predictor = store.get(checkpoint)
+        predictor = store.explainer(checkpoint)
         progress(0.3, desc=f"{method} at {layer or 'the default layer'}")
         rendered = render_cam(predictor, path, layer, method, target, "frame" if per_frame else "clip")
         slider = gr.Slider(minimum=0, maximum=len(rendered.panels) - 1, value=0, step=1)

@@ -17,7 +17,7 @@ import torch
 
 from exercise_rec.app.cam_tab import RenderedCam, render_cam
 from exercise_rec.app.state import ModelStore, require_video, user_errors
-from exercise_rec.explain import cam_layers
+from exercise_rec.explain import cam_layers, model_lock
 from exercise_rec.inference import Predictor
 from exercise_rec.models.registry import count_flops
 from exercise_rec.profiling import feature_map_shapes, peak_activation_bytes
@@ -47,15 +47,17 @@ class Cost:
 
 @functools.lru_cache(maxsize=8)
 def model_cost(predictor: Predictor) -> Cost:
+    """Measured with hooks and the profiler: on an explainer instance (``ModelStore.explainer``), under its lock."""
     meta = predictor.meta
     x = torch.zeros(1, 3, meta.clip_len, *meta.input_size, device=predictor.device)
     model = predictor.model
-    return Cost(
-        params=sum(p.numel() for p in model.parameters()),
-        gflops=count_flops(model, x) / 1e9,
-        peak_mib=peak_activation_bytes(model, x) / 2**20 if predictor.device.type == "cpu" else float("nan"),
-        shapes=feature_map_shapes(model, x, list(cam_layers(model))),
-    )
+    with model_lock(model):
+        return Cost(
+            params=sum(p.numel() for p in model.parameters()),
+            gflops=count_flops(model, x) / 1e9,
+            peak_mib=peak_activation_bytes(model, x) / 2**20 if predictor.device.type == "cpu" else float("nan"),
+            shapes=feature_map_shapes(model, x, list(cam_layers(model))),
+        )
 
 
 def comparison_table(predictors: dict[str, Predictor], latency_ms: dict[str, float]) -> str:
@@ -89,7 +91,9 @@ def build(store: ModelStore) -> None:
     @user_errors
     def compare(video: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         path = require_video(video, store.config)
-        predictors = {mode: store.get(store.by_mode(mode)) for mode in MODES}
+        names = {mode: store.by_mode(mode) for mode in MODES}
+        predictors = {mode: store.get(name) for mode, name in names.items()}
+        explainers = {mode: store.explainer(name) for mode, name in names.items()}
         labels, latency, cams = {}, {}, {}
         for k, (mode, predictor) in enumerate(predictors.items()):
             progress(0.1 + 0.4 * k, desc=f"{mode}: predicting and explaining")
@@ -97,9 +101,9 @@ def build(store: ModelStore) -> None:
             result = predictor.predict(path)
             latency[mode] = (time.perf_counter() - started) * 1e3
             labels[mode] = dict(zip(result.labels, result.top_probs))
-            cams[mode] = render_cam(predictor, path, None, "gradcam", None)
+            cams[mode] = render_cam(explainers[mode], path, None, "gradcam", None)
         progress(0.9, desc="cost of each model")
-        table = comparison_table(predictors, latency)
+        table = comparison_table(explainers, latency)
         summaries = "\n\n".join(f"`{mode}`: {cam.summary()}" for mode, cam in cams.items())
         slider = gr.Slider(minimum=0, maximum=len(cams[MODES[0]].panels) - 1, value=0, step=1)
         return labels[MODES[0]], labels[MODES[1]], table, summaries, cams, slider, stacked_frame(cams, 0)

@@ -1,7 +1,10 @@
 """What every tab shares: the app's settings, the loaded models, the samples, and error handling.
 
-Why one store: a checkpoint is loaded once and its ``Predictor`` shared by every request (models
-are read-only at inference; CAM calls on one model are serialised by ``explain.model_lock``).
+Why one store: a checkpoint is loaded once and its ``Predictor`` shared by every prediction (models
+are read-only at inference). CAMs and profiling hook into a model's layers, and a hook records every
+forward pass through its module, whichever thread runs it: so they get a second instance of the
+checkpoint (:meth:`ModelStore.explainer`), where ``explain.model_lock`` serialises them, and
+predictions never run through hooked layers.
 Why one error wrapper: a user's mistake (a corrupt upload, a wrong checkpoint) must reach the page
 as a readable ``gr.Error`` while the server keeps serving; anything else is logged with its
 traceback and shown as a short failure message.
@@ -63,7 +66,7 @@ class ModelStore:
     """Checkpoints by display name, each loaded on first use and then shared."""
 
     config: AppConfig
-    _loaded: dict[Path, Predictor] = field(default_factory=dict)
+    _loaded: dict[tuple[Path, str], Predictor] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def checkpoints(self) -> dict[str, Path]:
@@ -80,12 +83,23 @@ class ModelStore:
         return self.config.default_checkpoint.name
 
     def get(self, name: str | None) -> Predictor:
-        """The predictor of checkpoint ``name`` (a display name or a path); loads it once."""
+        """The predictor of checkpoint ``name`` (a display name or a path) for predictions; loads it once."""
+        return self._load(name, "predict")
+
+    def explainer(self, name: str | None) -> Predictor:
+        """Checkpoint ``name``'s own instance for CAMs and profiling (see the module docstring).
+
+        Sharing the predictions' instance failed under load: a CAM's hook also recorded the forward
+        passes of predictions running at the same time ("the layer ran 5 times in one forward pass").
+        """
+        return self._load(name, "explain")
+
+    def _load(self, name: str | None, role: str) -> Predictor:
         path = self.checkpoints().get(name or self.default_name) or Path(str(name))
-        key = path.resolve()
+        key = (path.resolve(), role)
         with self._lock:
             if key not in self._loaded:
-                log.info("loading %s", path)
+                log.info("loading %s (%s)", path, role)
                 self._loaded[key] = Predictor.from_checkpoint(path, device=self.config.device)
             return self._loaded[key]
 
