@@ -10,12 +10,15 @@ from exercise_rec.app.state import AppConfig, ModelStore
 __all__ = ["AppConfig", "ModelStore", "build_app"]
 
 TITLE = "exercise_rec: which exercise, and where the 3D CNN looks"
+# Uploads and outputs in Gradio's cache are deleted once this old (checked as often): by default
+# Gradio keeps every file for the life of the server, so disk use grew with every request.
+CACHE_MAX_AGE_S = 3600
 
 
 def build_app(config: AppConfig | None = None) -> gr.Blocks:
     """All tabs over one shared model store, queued with the configured concurrency."""
     store = ModelStore(config or AppConfig())
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(CACHE_MAX_AGE_S, CACHE_MAX_AGE_S)) as app:
         gr.Markdown(f"# {TITLE}")
         with gr.Tab("Predict"):
             predict_tab.build(store)

@@ -13,7 +13,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from exercise_rec.app.state import ModelStore, frame_list, require_video, user_errors
+from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, frame_list, require_video, user_errors
 from exercise_rec.data import frames as frame_tools
 from exercise_rec.data.transforms import AugmentConfig, build_transforms, denormalize
 from exercise_rec.data.video import read_clip
@@ -104,7 +104,7 @@ def build(store: ModelStore) -> None:
             with gr.Accordion("all frames", open=False):
                 before = gr.Gallery(label="original", columns=8, height="auto")
                 after = gr.Gallery(label="augmented", columns=8, height="auto")
-    pair = gr.State()
+    pair = gr.State(time_to_live=FRAMES_TTL_S)
 
     samples = [[str(p)] for p in store.samples()]
     if samples:

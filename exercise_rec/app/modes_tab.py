@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from exercise_rec.app.cam_tab import RenderedCam, render_cam
-from exercise_rec.app.state import ModelStore, require_video, user_errors
+from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, user_errors
 from exercise_rec.explain import cam_layers, model_lock
 from exercise_rec.inference import Predictor
 from exercise_rec.models.registry import count_flops
@@ -124,7 +124,7 @@ def build(store: ModelStore) -> None:
     view = gr.Image(label="Grad-CAM at the last layer: standard (top) | high_temporal (bottom)", type="numpy")
     index = gr.Slider(0, 15, 0, step=1, label="frame (both modes)")
     summaries = gr.Markdown()
-    cams = gr.State()
+    cams = gr.State(time_to_live=FRAMES_TTL_S)
 
     outputs = [standard, high, table, summaries, cams, index, view]
     run.click(compare, video, outputs, api_name="compare_modes")

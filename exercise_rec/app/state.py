@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 SAMPLES_DIR = CHECKPOINT_DIR.parent / "samples"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+# How long a session keeps its frames for the scrubbing sliders (MBs per request). Gradio frees a
+# browser tab's state when the tab closes, but an API client's session never closes, so without a
+# time-to-live every CAM request by a new client stayed in memory (about 6 MB each under load).
+FRAMES_TTL_S = 15 * 60
 F = TypeVar("F", bound=Callable[..., Any])
 
 
