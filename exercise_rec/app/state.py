@@ -24,6 +24,7 @@ import gradio as gr
 import numpy as np
 
 from exercise_rec.app.limits import check_video, parse_pixels, parse_size
+from exercise_rec.data.video import VideoError
 from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
 from exercise_rec.train.checkpoint import CheckpointError
 
@@ -136,9 +137,18 @@ class ModelStore:
         return sorted(found, key=lambda p: ("long" in p.stem, p.name))
 
 
+def _user_message(err: Exception) -> str:
+    """A video error names the upload by its file name: the server's temporary path means nothing to the user."""
+    return f"{err.path.name}: {err.reason}" if isinstance(err, VideoError) else str(err)
+
+
 def user_errors(fn: F) -> F:
     """Turn a user's mistake (``ValueError``/``OSError``: bad video, wrong checkpoint, bad setting)
-    into a readable ``gr.Error``; other failures are logged and reported without internals."""
+    into a readable ``gr.Error``; other failures are logged and reported without internals.
+
+    Every ``gr.Error`` here has ``print_exception=False``: Gradio would otherwise print a traceback
+    to the server console for each rejected upload; the one log line below says what happened.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -148,10 +158,11 @@ def user_errors(fn: F) -> F:
             raise
         except (ValueError, OSError) as err:
             log.info("rejected request to %s: %s", fn.__name__, err)
-            raise gr.Error(str(err)) from None
+            raise gr.Error(_user_message(err), print_exception=False) from None
         except Exception as err:
             log.exception("%s failed", fn.__name__)
-            raise gr.Error(f"internal error ({type(err).__name__}); the server log has the details") from None
+            message = f"internal error ({type(err).__name__}); the server log has the details"
+            raise gr.Error(message, print_exception=False) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -159,7 +170,7 @@ def user_errors(fn: F) -> F:
 def require_video(video: str | None, config: AppConfig) -> Path:
     """The uploaded file's path once it passes the request limits; a readable error otherwise."""
     if not video:
-        raise gr.Error("Upload a video first (or pick an example).")
+        raise gr.Error("Upload a video first (or pick an example).", print_exception=False)
     path = Path(video)
     check_video(path, config.upload_bytes, config.frame_pixels)
     return path
