@@ -16,6 +16,9 @@ TOP_K = 5
 TIMELINE_STRIDE_S = 1.0
 TIMELINE_CLASSES = 4  # lines in the timeline plot: the classes with the highest peak probability
 TIMELINE_MIN_S = 6.0  # a timeline for videos of at least two 3-second windows (the training clip length)
+# Most windows per timeline: a request's work must not grow with the video's length (a 2-minute upload
+# took 118 windows, 40 s of a worker on 2 cores); longer videos get a wider stride instead.
+TIMELINE_MAX_WINDOWS = 32
 
 
 def timeline_figure(timeline: Timeline) -> Figure:
@@ -58,10 +61,12 @@ def build(store: ModelStore) -> None:
     def timeline(video: str | None, checkpoint: str | None, progress: gr.Progress = gr.Progress()) -> Any:
         """Runs after the prediction is shown: a long video's windows take seconds, the label must not wait."""
         path = require_video(video, store.config)
-        if probe(path).duration < TIMELINE_MIN_S:
+        duration = probe(path).duration
+        if duration < TIMELINE_MIN_S:
             return gr.Plot(value=None, visible=False)
-        progress(0.2, desc="classifying 3 s windows every second")
-        return gr.Plot(value=timeline_figure(store.get(checkpoint).predict_windows(path, TIMELINE_STRIDE_S)), visible=True)
+        stride = max(TIMELINE_STRIDE_S, duration / (TIMELINE_MAX_WINDOWS - 1))
+        progress(0.2, desc=f"classifying 3 s windows every {stride:.3g} s")
+        return gr.Plot(value=timeline_figure(store.get(checkpoint).predict_windows(path, stride)), visible=True)
 
     with gr.Row():
         with gr.Column(scale=1):
