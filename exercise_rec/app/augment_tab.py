@@ -13,7 +13,8 @@ import gradio as gr
 import numpy as np
 import torch
 
-from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, frame_list, require_video, user_errors
+from exercise_rec.app.outputs import frame_files, image_file
+from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, user_errors
 from exercise_rec.data import frames as frame_tools
 from exercise_rec.data.transforms import AugmentConfig, build_transforms, denormalize
 from exercise_rec.data.video import read_clip
@@ -75,7 +76,7 @@ def build(store: ModelStore) -> None:
         )  # fmt: skip
         pair = (original, augmented)
         slider = gr.Slider(minimum=0, maximum=len(augmented) - 1, value=0, step=1)
-        return frame_list(original), frame_list(augmented), params, pair, slider, pair_frame(pair, 0)
+        return frame_files(original), frame_files(augmented), params, pair, slider, image_file(pair_frame(pair, 0))
 
     with gr.Row():
         with gr.Column(scale=1):

@@ -6,10 +6,6 @@ so scrubbing never recomputes it.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +14,8 @@ import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
 
-from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, frame_list, require_video, user_errors
+from exercise_rec.app.outputs import frame_files, image_file, output_dir
+from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, user_errors
 from exercise_rec.explain import METHODS, cam_layers, default_layer
 from exercise_rec.explain.overlay import (
     cam_frames,
@@ -30,22 +27,6 @@ from exercise_rec.explain.video import VideoExplanation, explain_video
 from exercise_rec.inference import Predictor
 
 PREDICTED = "(predicted class)"
-# Overlay videos: Gradio copies each into its own cache when the request returns, so the original
-# only has to outlive its request. A folder per request that nothing removed left one mp4 per CAM on
-# disk for good; now they share one folder per process, and files older than this are deleted.
-VIDEO_KEEP_S = 600.0
-_VIDEO_DIR = tempfile.TemporaryDirectory(prefix="exercise_rec_cam_")  # removed when the process exits
-
-
-def _video_path(name: str) -> Path:
-    """A fresh path for an overlay video, after deleting those older than ``VIDEO_KEEP_S``."""
-    root = Path(_VIDEO_DIR.name)
-    cutoff = time.time() - VIDEO_KEEP_S
-    for folder in root.iterdir():
-        with contextlib.suppress(FileNotFoundError):  # another request deleted it first
-            if folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
-    return Path(tempfile.mkdtemp(dir=root)) / name
 
 
 @dataclass(frozen=True)
@@ -78,7 +59,7 @@ def render_cam(
     info = result.cam.info
     assert info is not None
     caption = f"{info.method} {info.layer} -> {info.target_name}"
-    out = _video_path(f"{video.stem}_{info.method}_{info.layer}.mp4")
+    out = output_dir() / f"{video.stem}_{info.method}_{info.layer}.mp4"
     cam_video(out, result.frames, result.cam)
     importance = frame_importance(result.cam)
     return RenderedCam(
@@ -119,8 +100,8 @@ def build(store: ModelStore) -> None:
         slider = gr.Slider(minimum=0, maximum=len(rendered.panels) - 1, value=0, step=1)
         importance = [round(float(v), 6) for v in rendered.importance]
         return (
-            frame_list(rendered.panels), importance, rendered.summary(), rendered.figure, str(rendered.video),
-            rendered.panels, slider, rendered.panels[0],
+            frame_files(rendered.panels), importance, rendered.summary(), rendered.figure, str(rendered.video),
+            rendered.panels, slider, image_file(rendered.panels[0]),
         )  # fmt: skip
 
     @user_errors

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from exercise_rec.app.cam_tab import RenderedCam, render_cam
+from exercise_rec.app.outputs import image_file
 from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, user_errors
 from exercise_rec.explain import cam_layers, model_lock
 from exercise_rec.inference import Predictor
@@ -106,7 +107,7 @@ def build(store: ModelStore) -> None:
         table = comparison_table(explainers, latency)
         summaries = "\n\n".join(f"`{mode}`: {cam.summary()}" for mode, cam in cams.items())
         slider = gr.Slider(minimum=0, maximum=len(cams[MODES[0]].panels) - 1, value=0, step=1)
-        return labels[MODES[0]], labels[MODES[1]], table, summaries, cams, slider, stacked_frame(cams, 0)
+        return labels[MODES[0]], labels[MODES[1]], table, summaries, cams, slider, image_file(stacked_frame(cams, 0))
 
     gr.Markdown(EXPLANATION)
     with gr.Row():

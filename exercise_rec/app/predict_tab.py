@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
 
+from exercise_rec.app.outputs import image_file
 from exercise_rec.app.state import ModelStore, require_video, user_errors
 from exercise_rec.data.video import probe
 from exercise_rec.inference import Timeline
@@ -55,7 +56,7 @@ def build(store: ModelStore) -> None:
         result = predictor.predict(path, top_k=TOP_K)
         labels = dict(zip(result.labels, result.top_probs))
         summary = f"**{result.label}** · {result.latency_ms:.0f} ms (decode + transform + model) · {predictor.meta.model_name}"
-        return labels, frame_strip(result.clip.numpy()), summary
+        return labels, image_file(frame_strip(result.clip.numpy())), summary
 
     @user_errors
     def timeline(video: str | None, checkpoint: str | None, progress: gr.Progress = gr.Progress()) -> Any:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
-import numpy as np
 
 from exercise_rec.app.limits import check_video, parse_pixels, parse_size
 from exercise_rec.data.video import VideoError
@@ -175,8 +174,3 @@ def require_video(video: str | None, config: AppConfig) -> Path:
     check_video(path, config.upload_bytes, config.frame_pixels)
     return path
 
-
-def frame_list(frames: np.ndarray | Any) -> list[np.ndarray]:
-    """uint8 [T, H, W, 3] (numpy or torch) -> a list of frames for ``gr.Gallery``."""
-    array = frames.numpy() if hasattr(frames, "numpy") else np.asarray(frames)
-    return list(array)
