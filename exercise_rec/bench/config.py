@@ -52,7 +52,8 @@ class BenchConfig:
         if unknown:
             raise ValueError(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(SECTIONS)}")
         if self.repeats < 1 or self.warmup < 0 or self.threads < 1:
-            raise ValueError(f"need repeats >= 1, warmup >= 0, threads >= 1; got {self}")
+            raise ValueError(f"need repeats >= 1, warmup >= 0, threads >= 1; got {self.repeats}, {self.warmup}, "
+                             f"{self.threads}")
 
     @classmethod
     def preset(cls, quick: bool, **overrides: object) -> BenchConfig:

@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,17 @@ def child(method: str, path: str, repeats: int, warmup: int, threads: int) -> di
             "import_peak_mb": import_peak}
 
 
-def _in_subprocess(method: str, path: Path, repeats: int, warmup: int, threads: int) -> dict:
+@dataclass(frozen=True)
+class Reading:
+    """What one child process reported (see :func:`child`)."""
+
+    times_ms: list[float]
+    peak_mb: float
+    before_mb: float
+    import_peak_mb: float
+
+
+def _in_subprocess(method: str, path: Path, repeats: int, warmup: int, threads: int) -> Reading:
     code = (
         "import json; from exercise_rec.bench.decode import child; "
         f"print(json.dumps(child({method!r}, {str(path)!r}, {repeats}, {warmup}, {threads})))"
@@ -88,41 +99,47 @@ def _in_subprocess(method: str, path: Path, repeats: int, warmup: int, threads: 
     done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"decode benchmark child failed ({method}, {path}): {done.stderr.strip()[-500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return Reading(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _speed_rows(readings: dict[tuple[str, int], Reading], seconds: int) -> list[Row]:
+    """read_clip's time on one file with its speed-up over the naive peer, then the peer."""
+    def row(method: str, label: str) -> Row:
+        return Row.time(f"{label}, {video_label(seconds)}", Stats(tuple(readings[method, seconds].times_ms)))
+
+    ours, naive = row("read_clip", "read_clip"), row("naive", "naive (decode all, keep 16)")
+    return [ours.with_ratios(Ratio(ours.speedup(naive), "faster than naive")), naive.as_peer()]
+
+
+def _memory_rows(readings: dict[tuple[str, int], Reading], added: bool) -> list[Row]:
+    """Peak RSS (or what decoding added to the RSS) of every child, relative to read_clip on the 10 s file."""
+    def row(method: str, seconds: int) -> Row:
+        reading = readings[method, seconds]
+        value = reading.peak_mb - (reading.before_mb if added else 0.0)
+        what = "RSS added by decoding" if added else "peak RSS"
+        return Row(f"{what}, {method}, {video_label(seconds)}", "MB", value, value, 1)
+
+    peer = row("read_clip", SHORT_SECONDS).as_peer()
+    rows = [peer]
+    for method, seconds in readings:
+        if (method, seconds) != ("read_clip", SHORT_SECONDS):
+            other = row(method, seconds)
+            rows.append(other.with_ratios(Ratio(other.relative(peer), f"read_clip's on the {SHORT_SECONDS} s file")))
+    return rows
 
 
 def run(cfg: BenchConfig) -> Section:
-    files = {SHORT_SECONDS: bench_video(cfg.data_dir, SHORT_SECONDS),
-             cfg.long_seconds: bench_video(cfg.data_dir, cfg.long_seconds)}
-    results: dict[tuple[str, int], dict] = {}
+    files = {seconds: bench_video(cfg.data_dir, seconds) for seconds in (SHORT_SECONDS, cfg.long_seconds)}
+    naive_long_runs = min(cfg.repeats, NAIVE_LONG_RUNS)
+    readings: dict[tuple[str, int], Reading] = {}
     for seconds, path in files.items():
         for method in METHODS:
             log.info("decode: %s, %s (fresh process)", method, video_label(seconds))
             slow = method == "naive" and seconds != SHORT_SECONDS
-            repeats, warmup = (min(cfg.repeats, NAIVE_LONG_RUNS), 0) if slow else (cfg.repeats, cfg.warmup)
-            results[method, seconds] = _in_subprocess(method, path, repeats, warmup, cfg.threads)
-
-    def times(method: str, seconds: int) -> Row:
-        label = "read_clip" if method == "read_clip" else "naive (decode all, keep 16)"
-        return Row.time(f"{label}, {video_label(seconds)}", Stats(tuple(results[method, seconds]["times_ms"])))
-
-    def rss(method: str, seconds: int, added: bool) -> Row:
-        result = results[method, seconds]
-        value = result["peak_mb"] - (result["before_mb"] if added else 0.0)
-        what = "RSS added by decoding" if added else "peak RSS"
-        return Row(f"{what}, {method}, {video_label(seconds)}", "MB", value, value, 1)
-
-    rows: list[Row] = []
-    for seconds in files:
-        naive = times("naive", seconds)
-        ours = times("read_clip", seconds)
-        rows += [ours.with_ratios(Ratio(ours.speedup(naive), "faster than naive")), naive.as_peer()]
-    for added in (False, True):
-        peer = rss("read_clip", SHORT_SECONDS, added)
-        rows.append(peer.as_peer())
-        for method, seconds in [("read_clip", cfg.long_seconds), ("naive", SHORT_SECONDS), ("naive", cfg.long_seconds)]:
-            row = rss(method, seconds, added)
-            rows.append(row.with_ratios(Ratio(row.relative(peer), f"read_clip's on the {SHORT_SECONDS} s file")))
+            repeats, warmup = (naive_long_runs, 0) if slow else (cfg.repeats, cfg.warmup)
+            readings[method, seconds] = _in_subprocess(method, path, repeats, warmup, cfg.threads)
+    rows = [row for seconds in files for row in _speed_rows(readings, seconds)]
+    rows += _memory_rows(readings, added=False) + _memory_rows(readings, added=True)
     short, long_ = video_label(SHORT_SECONDS), video_label(cfg.long_seconds)
     targets = (
         Target(f"read_clip >= {GOAL_SPEEDUP:g}x faster than naive on the {short} file", "decode",
@@ -130,12 +147,12 @@ def run(cfg: BenchConfig) -> Section:
         Target(f"peak RSS {long_} / {short} <= {GOAL_RSS:g}", "decode",
                f"peak RSS, read_clip, {long_}", 0, at_most=GOAL_RSS),
     )
-    first = results["read_clip", SHORT_SECONDS]
+    first = readings["read_clip", SHORT_SECONDS]
     notes = (
         (f"{FRAMES} frames sampled uniformly, OpenCV with {cfg.threads} threads, each (method, file) in a fresh "
-         f"process; naive on the long file: {min(cfg.repeats, NAIVE_LONG_RUNS)} runs, no warm-up"),
+         f"process; naive on the long file: {naive_long_runs} runs, no warm-up"),
         (f"peak RSS: high-water mark from the end of the imports to the end of the reads; before decoding the "
-         f"process holds {first['before_mb']:.0f} MB (Python, torch, OpenCV, lightning via exercise_rec.data), "
-         f"and importing peaked at {first['import_peak_mb']:.0f} MB"),
+         f"process holds {first.before_mb:.0f} MB (Python, torch, OpenCV, lightning via exercise_rec.data), "
+         f"and importing peaked at {first.import_peak_mb:.0f} MB"),
     )
     return Section("decode", tuple(rows), targets, notes)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from exercise_rec.bench.config import SECTIONS
+from exercise_rec.bench.config import SECTIONS, available_cores
 from exercise_rec.bench.timing import Stats
 
 TIME_UNIT = "ms"
@@ -51,18 +51,14 @@ class Row:
         return cls(name, TIME_UNIT, stats.median, stats.p90, len(stats.samples_ms), **kw)
 
     @classmethod
-    def rate(cls, name: str, stats: Stats, items: int, unit: str = "clips/s", **kw: Any) -> Row:
-        """``items`` per run as a rate (the median run's and the p90 run's)."""
-        return cls(name, unit, items * 1e3 / stats.median, items * 1e3 / stats.p90, len(stats.samples_ms), **kw)
+    def rate(cls, name: str, stats: Stats, items: int, **kw: Any) -> Row:
+        """``items`` clips per run as clips/s (the median run's and the p90 run's)."""
+        return cls(name, "clips/s", items * 1e3 / stats.median, items * 1e3 / stats.p90, len(stats.samples_ms), **kw)
 
     @classmethod
     def missing(cls, name: str, unit: str, note: str) -> Row:
         """A row that could not be measured here, e.g. ``n/a (install openvino)``."""
         return cls(name, unit, None, None, 0, note=note)
-
-    @property
-    def measured(self) -> bool:
-        return self.median is not None
 
     def speedup(self, peer: Row) -> float:
         """How many times faster than ``peer`` (time rows: peer/self; rate rows: self/peer)."""
@@ -130,7 +126,7 @@ def machine_info(threads: int) -> dict[str, Any]:
     info: dict[str, Any] = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "cpu": _cpu_model(),
-        "cores": len(os.sched_getaffinity(0)),
+        "cores": available_cores(),
         "torch_threads": threads,
         "python": platform.python_version(),
         "torch": torch.__version__,
