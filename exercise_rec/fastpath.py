@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from exercise_rec.device import clip_memory_format
 from exercise_rec.io import atomic_path
 
 BACKENDS = ("torch", "onnx", "openvino")
@@ -171,10 +172,13 @@ class FastModel:
         model = model.cpu().eval()
         if backend == "torch":
             folded, _ = fold_batchnorm(model)
+            memory_format = clip_memory_format(folded)  # oneDNN's fast 3D path, as eager Predictor uses
+            folded.to(memory_format=memory_format)
 
             def run(batch: torch.Tensor) -> torch.Tensor:
                 with torch.inference_mode():
-                    return folded(batch).float()
+                    clips = batch.contiguous(memory_format=memory_format) if batch.ndim == 5 else batch
+                    return folded(clips).float()
 
             fast = cls(backend, run)
         else:
