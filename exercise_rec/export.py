@@ -31,9 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def _run() -> int:
-        import importlib.util
-
-        from exercise_rec.fastpath import RUNTIME_PACKAGES, FastModel, export_onnx
+        from exercise_rec.fastpath import (
+            RUNTIME_PACKAGES,
+            FastModel,
+            export_onnx,
+            missing_package,
+        )
         from exercise_rec.train.checkpoint import load_checkpoint
 
         model, meta = load_checkpoint(args.checkpoint)
@@ -42,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         export_onnx(model, shape, args.out, meta.to_dict())
         size_kb = args.out.stat().st_size / 1024
         print(f"wrote {args.out} ({size_kb:.0f} KiB, {meta.model_name}, {time.perf_counter() - started:.1f} s)")
-        for backend, package in RUNTIME_PACKAGES.items():
-            if importlib.util.find_spec(package) is None:
+        for backend in RUNTIME_PACKAGES:
+            package = missing_package(backend)
+            if package is not None:
                 print(f"  {backend}: not checked ({package} is not installed)")
                 continue
             error = FastModel.load(args.out, backend).check(model, shape)

@@ -15,6 +15,8 @@ silently different prediction.
 from __future__ import annotations
 
 import copy
+import importlib.util
+import itertools
 import json
 import tempfile
 from collections.abc import Callable, Mapping
@@ -57,7 +59,7 @@ def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
         if not isinstance(container, nn.Sequential):
             continue
         names = list(container._modules)
-        for first, second in zip(names, names[1:]):
+        for first, second in itertools.pairwise(names):
             conv, norm = container._modules[first], container._modules[second]
             if isinstance(conv, _CONVS) and isinstance(norm, _NORMS) and norm.running_mean is not None:
                 container._modules[first] = fuse_conv_bn_eval(conv, norm)
@@ -110,15 +112,17 @@ def read_onnx_metadata(path: str | PathLike[str]) -> dict[str, Any]:
     return json.loads(entries[METADATA_KEY]) if METADATA_KEY in entries else {}
 
 
+def missing_package(backend: str) -> str | None:
+    """The runtime package ``backend`` needs and this environment lacks, else None."""
+    package = RUNTIME_PACKAGES.get(backend)
+    return package if package is not None and importlib.util.find_spec(package) is None else None
+
+
 def _require(backend: str) -> None:
     if backend not in BACKENDS:
         raise FastPathError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    package = RUNTIME_PACKAGES.get(backend)
-    if package is None:
-        return
-    import importlib.util
-
-    if importlib.util.find_spec(package) is None:
+    package = missing_package(backend)
+    if package is not None:
         raise FastPathError(f"backend {backend!r} needs the {package} package: pip install {package}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,11 +15,11 @@ from torch import nn
 from exercise_rec.fastpath import (
     BACKENDS,
     MAX_REL_ERROR,
-    RUNTIME_PACKAGES,
     FastModel,
     FastPathError,
     export_onnx,
     fold_batchnorm,
+    missing_package,
     read_onnx_metadata,
 )
 from exercise_rec.inference import DEFAULT_CHECKPOINT, Predictor
@@ -32,8 +31,7 @@ SMALL = (1, 3, 8, 32, 32)
 
 
 def installed(backend: str) -> bool:
-    package = RUNTIME_PACKAGES.get(backend)
-    return package is None or importlib.util.find_spec(package) is not None
+    return missing_package(backend) is None
 
 
 AVAILABLE = [pytest.param(b, marks=pytest.mark.skipif(not installed(b), reason=f"{b} not installed")) for b in BACKENDS]

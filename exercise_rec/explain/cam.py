@@ -46,17 +46,6 @@ from pytorch_grad_cam import (
 from pytorch_grad_cam.base_cam import BaseCAM
 from torch import nn
 
-__all__ = [
-    "METHODS",
-    "CamArray",
-    "CamError",
-    "CamInfo",
-    "cam_layers",
-    "compute_cam",
-    "default_layer",
-    "model_lock",
-]
-
 Normalization = Literal["clip", "frame"]
 
 
