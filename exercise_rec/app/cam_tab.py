@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
 from exercise_rec.app.outputs import frame_files, image_file, output_dir
@@ -51,11 +52,19 @@ class RenderedCam:
 
 
 def render_cam(
-    predictor: Predictor, video: Path, layer: str | None, method: str, target: str | None, normalize: str = "clip"
+    predictor: Predictor,
+    video: Path,
+    layer: str | None,
+    method: str,
+    target: str | None,
+    normalize: str = "clip",
+    clip: torch.Tensor | None = None,
 ) -> RenderedCam:
-    """Explain ``video`` and draw it (shared by the Grad-CAM and Modes tabs)."""
+    """Explain ``video`` and draw it (shared by the Grad-CAM and Modes tabs); ``clip``, when the
+    caller already decoded it with this checkpoint's settings, saves decoding the file again."""
     chosen = None if target in (None, "", PREDICTED) else target
-    result = explain_video(predictor, video, layer or None, method, chosen, normalize)  # type: ignore[arg-type]
+    source = video if clip is None else clip
+    result = explain_video(predictor, source, layer or None, method, chosen, normalize)  # type: ignore[arg-type]
     info = result.cam.info
     assert info is not None
     caption = f"{info.method} {info.layer} -> {info.target_name}"

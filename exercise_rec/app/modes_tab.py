@@ -102,7 +102,7 @@ def build(store: ModelStore) -> None:
             result = predictor.predict(path)
             latency[mode] = (time.perf_counter() - started) * 1e3
             labels[mode] = dict(zip(result.labels, result.top_probs))
-            cams[mode] = render_cam(explainers[mode], path, None, "gradcam", None)
+            cams[mode] = render_cam(explainers[mode], path, None, "gradcam", None, clip=result.clip)
         progress(0.9, desc="cost of each model")
         table = comparison_table(explainers, latency)
         summaries = "\n\n".join(f"`{mode}`: {cam.summary()}" for mode, cam in cams.items())
