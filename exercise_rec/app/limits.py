@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from exercise_rec.data.video import VideoError, probe
+from exercise_rec.data.video import VideoError, VideoInfo, probe
 
 _UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}  # binary, as Gradio's max_file_size
 
@@ -52,8 +52,9 @@ def _human(size: int) -> str:
     return f"{size} bytes"
 
 
-def check_video(path: Path, max_upload: int, max_pixels: int) -> None:
-    """Raises :class:`VideoError` naming the file when it is over a limit or not a readable video."""
+def check_video(path: Path, max_upload: int, max_pixels: int) -> VideoInfo:
+    """The video's header, read once here for callers that need it (duration, size); raises
+    :class:`VideoError` naming the file when it is over a limit or not a readable video."""
     size = path.stat().st_size
     if size > max_upload:
         raise VideoError(path, f"the file is {_human(size)}, over this server's upload limit of {_human(max_upload)}")
@@ -65,3 +66,4 @@ def check_video(path: Path, max_upload: int, max_pixels: int) -> None:
             f"frames are {info.width}x{info.height} ({pixels:,} pixels), over this server's limit of "
             f"{max_pixels:,} pixels per frame; downscale the video first",
         )
+    return info

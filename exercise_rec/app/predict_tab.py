@@ -9,8 +9,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from exercise_rec.app.outputs import image_file
-from exercise_rec.app.state import ModelStore, require_video, user_errors
-from exercise_rec.data.video import probe
+from exercise_rec.app.state import (
+    ModelStore,
+    require_video,
+    require_video_info,
+    user_errors,
+)
 from exercise_rec.inference import Timeline
 
 TOP_K = 5
@@ -61,8 +65,8 @@ def build(store: ModelStore) -> None:
     @user_errors
     def timeline(video: str | None, checkpoint: str | None, progress: gr.Progress = gr.Progress()) -> Any:
         """Runs after the prediction is shown: a long video's windows take seconds, the label must not wait."""
-        path = require_video(video, store.config)
-        duration = probe(path).duration
+        path, info = require_video_info(video, store.config)
+        duration = info.duration
         if duration < TIMELINE_MIN_S:
             return gr.Plot(value=None, visible=False)
         stride = max(TIMELINE_STRIDE_S, duration / (TIMELINE_MAX_WINDOWS - 1))

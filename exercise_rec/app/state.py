@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from exercise_rec.app.limits import check_video, parse_pixels, parse_size
-from exercise_rec.data.video import VideoError
+from exercise_rec.data.video import VideoError, VideoInfo
 from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
 from exercise_rec.train.checkpoint import CheckpointError
 
@@ -168,9 +168,13 @@ def user_errors(fn: F) -> F:
 
 def require_video(video: str | None, config: AppConfig) -> Path:
     """The uploaded file's path once it passes the request limits; a readable error otherwise."""
+    return require_video_info(video, config)[0]
+
+
+def require_video_info(video: str | None, config: AppConfig) -> tuple[Path, VideoInfo]:
+    """:func:`require_video` and the header the limit check read, for handlers that need it."""
     if not video:
         raise gr.Error("Upload a video first (or pick an example).", print_exception=False)
     path = Path(video)
-    check_video(path, config.upload_bytes, config.frame_pixels)
-    return path
+    return path, check_video(path, config.upload_bytes, config.frame_pixels)
 
