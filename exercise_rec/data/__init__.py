@@ -1,8 +1,13 @@
-"""Video data: decoding and writing, datasets, clip transforms and the synthetic generator."""
+"""Video data: decoding and writing, datasets, clip transforms and the synthetic generator.
+
+``ExerciseVideoDataModule`` is imported on first use (PEP 562): it needs Lightning, which only
+training uses, so decoding, prediction and the app start without it.
+"""
+
+from typing import Any
 
 from exercise_rec.data.dataset import (
     DatasetError,
-    ExerciseVideoDataModule,
     ExerciseVideoDataset,
     LongLayoutConfig,
     SplitConfig,
@@ -48,3 +53,11 @@ __all__ = [
     "read_clip",
     "write_video",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ExerciseVideoDataModule":
+        from exercise_rec.data.datamodule import ExerciseVideoDataModule
+
+        return ExerciseVideoDataModule
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

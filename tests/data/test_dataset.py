@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import logging
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from exercise_rec.data import (
     build_transforms,
     write_video,
 )
-from exercise_rec.data.dataset import default_num_workers
+from exercise_rec.data.datamodule import default_num_workers
 
 from .conftest import coded_frames, frame_ids
 
@@ -276,3 +278,24 @@ def test_datamodule_persistent_workers_when_any(folder: Path) -> None:
     dm = ExerciseVideoDataModule(folder, clip_len=2, size=8, batch_size=4, num_workers=1)
     loader = dm.val_dataloader()
     assert loader.num_workers == 1 and loader.persistent_workers
+
+
+def test_decoding_prediction_and_app_do_not_import_lightning() -> None:
+    """Lightning costs seconds and ~800 MB; only training (the DataModule) may load it."""
+    code = (
+        "import sys, exercise_rec.data, exercise_rec.inference, exercise_rec.explain, exercise_rec.app\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')))\n"
+        "from exercise_rec.data import ExerciseVideoDataModule\n"
+        "print('lightning.pytorch' in sys.modules, ExerciseVideoDataModule.__module__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    before, after = result.stdout.splitlines()[-2:]
+    assert before == "[]", f"imported without training: {before}"
+    assert after == "True exercise_rec.data.datamodule"
+
+
+def test_unknown_attribute_of_data_package_is_an_attribute_error() -> None:
+    import exercise_rec.data
+
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
+        exercise_rec.data.NoSuchThing  # noqa: B018

@@ -1,0 +1,149 @@
+"""The Lightning DataModule over :class:`ExerciseVideoDataset`.
+
+Why a module of its own: Lightning costs ~3 s and ~800 MB to import, and only training needs it;
+``exercise_rec.data`` imports this lazily so decoding, prediction and the app never load it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader
+
+from exercise_rec.data.dataset import SPLITS, ExerciseVideoDataset, LongLayoutConfig, Split, SplitConfig
+from exercise_rec.data.transforms import AugmentConfig, ClipTransform, build_transforms
+
+__all__ = ["ExerciseVideoDataModule", "default_num_workers"]
+
+log = logging.getLogger(__name__)
+
+
+def default_num_workers(debug: bool = False) -> int:
+    """Cores available to this process minus one for the main process (0 in debug: simple tracebacks)."""
+    if debug:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, cores - 1)
+
+
+class ExerciseVideoDataModule(pl.LightningDataModule):
+    """Train/val/test loaders over :class:`ExerciseVideoDataset` with ``build_transforms``.
+
+    ``train_dataset``/``val_dataset``/``test_dataset`` yield raw uint8 clips (what the debug videos
+    show as "before"); the loaders apply ``train_transform``/``eval_transform`` through
+    :meth:`ExerciseVideoDataset.with_transform`. Clips are decoded at short side ``max(size)``.
+    The RAM cache is off in debug mode so every pass shows fresh augmentations; workers are
+    persistent when there are any; memory is pinned only when CUDA is available.
+    ``sources=True``: loader batches are ``(clips, labels, sources)`` (the files read, see
+    :attr:`ClipItem.source`); ``warn_each_skip`` as in :class:`ExerciseVideoDataset`.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        clip_len: int = 16,
+        size: int | tuple[int, int] = 128,
+        batch_size: int = 8,
+        num_workers: int | None = None,
+        seed: int = 0,
+        debug: bool = False,
+        cache_bytes: int = 0,
+        augment: AugmentConfig | None = None,
+        splits: SplitConfig = SplitConfig(),
+        long_layout: LongLayoutConfig = LongLayoutConfig(),
+        sources: bool = False,
+        warn_each_skip: bool = True,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.root = Path(root)
+        self.clip_len = clip_len
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        self.batch_size = batch_size
+        self.num_workers = default_num_workers(debug) if num_workers is None else num_workers
+        self.seed = seed
+        self.debug = debug
+        if debug and cache_bytes:
+            log.info("debug mode: RAM cache disabled so every pass shows fresh augmentations")
+        self.cache_bytes = 0 if debug else cache_bytes
+        self.splits = splits
+        self.long_layout = long_layout
+        self.sources = sources
+        self.warn_each_skip = warn_each_skip
+        self.train_transform: ClipTransform = build_transforms(True, self.size, augment)
+        self.eval_transform: ClipTransform = build_transforms(False, self.size, augment)
+        self._datasets: dict[str, ExerciseVideoDataset] = {}
+
+    def _dataset(self, split: Split) -> ExerciseVideoDataset:
+        if split not in self._datasets:
+            self._datasets[split] = ExerciseVideoDataset(
+                self.root,
+                split,
+                self.clip_len,
+                transform=None,
+                cache_bytes=self.cache_bytes,
+                seed=self.seed,
+                decode_size=max(self.size),
+                splits=self.splits,
+                long_layout=self.long_layout,
+                warn_each_skip=self.warn_each_skip,
+            )
+        return self._datasets[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Builds the datasets a stage needs (once; Lightning may call this again)."""
+        wanted: tuple[Split, ...] = {
+            "fit": ("train", "val"),
+            "validate": ("val",),
+            "test": ("test",),
+        }.get(stage or "", SPLITS)
+        for split in wanted:
+            self._dataset(split)
+
+    @property
+    def train_dataset(self) -> ExerciseVideoDataset:
+        return self._dataset("train")
+
+    @property
+    def val_dataset(self) -> ExerciseVideoDataset:
+        return self._dataset("val")
+
+    @property
+    def test_dataset(self) -> ExerciseVideoDataset:
+        return self._dataset("test")
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.train_dataset.class_names
+
+    @property
+    def skipped_files(self) -> dict[str, str]:
+        """Unreadable files met so far in every split built: path -> reason."""
+        return {path: reason for ds in self._datasets.values() for path, reason in ds.skipped.items()}
+
+    def _loader(self, dataset: ExerciseVideoDataset, train: bool) -> DataLoader:
+        transform = self.train_transform if train else self.eval_transform
+        return DataLoader(
+            dataset.with_transform(transform, sources=self.sources),
+            batch_size=self.batch_size,
+            shuffle=train,
+            drop_last=train and len(dataset) > self.batch_size,  # a batch of 1 breaks BatchNorm
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            generator=torch.Generator().manual_seed(self.seed) if train else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_dataset, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_dataset, train=False)
