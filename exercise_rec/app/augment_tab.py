@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from exercise_rec.app.outputs import frame_files, image_file
-from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, user_errors
+from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, sample_examples, user_errors
 from exercise_rec.data import frames as frame_tools
 from exercise_rec.data.transforms import AugmentConfig, build_transforms, denormalize
 from exercise_rec.data.video import read_clip
@@ -107,9 +107,7 @@ def build(store: ModelStore) -> None:
                 after = gr.Gallery(label="augmented", columns=8, height="auto")
     pair = gr.State(time_to_live=FRAMES_TTL_S)
 
-    samples = [[str(p)] for p in store.samples()]
-    if samples:
-        gr.Examples(samples, [video], label="Samples")
+    sample_examples(store, video)
     inputs = [video, crop, scale_min, scale_max, ratio_min, ratio_max, flip, flip_p, rotate, degrees, size, seed]
     outputs = [before, after, params, pair, index, view]
     run.click(augment, inputs, outputs, api_name="augment")

@@ -16,7 +16,7 @@ import torch
 from matplotlib.figure import Figure
 
 from exercise_rec.app.outputs import frame_files, image_file, output_dir
-from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, user_errors
+from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, sample_examples, user_errors
 from exercise_rec.explain import METHODS, cam_layers, default_layer
 from exercise_rec.explain.overlay import (
     cam_frames,
@@ -141,9 +141,7 @@ def build(store: ModelStore) -> None:
                 importance = gr.JSON(label="per-frame importance")
     panels = gr.State(time_to_live=FRAMES_TTL_S)
 
-    samples = [[str(p)] for p in store.samples()]
-    if samples:
-        gr.Examples(samples, [video], label="Samples")
+    sample_examples(store, video)
     checkpoint.change(on_checkpoint, checkpoint, [layer, target, card], api_name=False)
     outputs = [gallery, importance, summary, plot, download, panels, index, view]
     run.click(explain, [video, checkpoint, method, layer, target, per_frame], outputs, api_name="explain")

@@ -17,7 +17,7 @@ import torch
 
 from exercise_rec.app.cam_tab import RenderedCam, render_cam
 from exercise_rec.app.outputs import image_file
-from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, user_errors
+from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, sample_examples, user_errors
 from exercise_rec.explain import cam_layers, model_lock
 from exercise_rec.inference import Predictor
 from exercise_rec.models.registry import count_flops
@@ -114,9 +114,7 @@ def build(store: ModelStore) -> None:
         with gr.Column(scale=1):
             video = gr.Video(label="Video", sources=["upload"])
             run = gr.Button("Compare", variant="primary")
-            samples = [[str(p)] for p in store.samples()]
-            if samples:
-                gr.Examples(samples, [video], label="Samples")
+            sample_examples(store, video)
         with gr.Column(scale=1):
             with gr.Row():
                 standard = gr.Label(num_top_classes=3, label="standard")

@@ -13,6 +13,7 @@ from exercise_rec.app.state import (
     ModelStore,
     require_video,
     require_video_info,
+    sample_examples,
     user_errors,
 )
 from exercise_rec.inference import Timeline
@@ -87,9 +88,7 @@ def build(store: ModelStore) -> None:
     plot = gr.Plot(label="Per-window probabilities (videos longer than a clip)", visible=False)
 
     checkpoint.change(user_errors(store.card), checkpoint, card, api_name=False)
-    samples = [[str(p), store.default_name] for p in store.samples()]
-    if samples:
-        gr.Examples(samples, [video, checkpoint], label="Samples")
+    sample_examples(store, video)
     outputs = [label, strip, summary]
     inputs = [video, checkpoint]
     button.click(predict, inputs, outputs, api_name="predict").then(timeline, inputs, plot, api_name="timeline")

@@ -136,6 +136,12 @@ class ModelStore:
         return sorted(found, key=lambda p: ("long" in p.stem, p.name))
 
 
+def sample_examples(store: ModelStore, video: gr.Video) -> None:
+    """The bundled samples as examples for ``video`` (one column, so Gradio shows thumbnails, not a table)."""
+    if samples := store.samples():
+        gr.Examples([[str(p)] for p in samples], [video], label="Samples")
+
+
 def _user_message(err: Exception) -> str:
     """A video error names the upload by its file name: the server's temporary path means nothing to the user."""
     return f"{err.path.name}: {err.reason}" if isinstance(err, VideoError) else str(err)

@@ -136,3 +136,15 @@ def test_frame_sliders_only_pick_stored_frames(monkeypatch):
     panels = np.arange(4 * 2 * 3 * 3, dtype=np.uint8).reshape(4, 2, 3, 3)
     assert (cam_tab.pick_frame(panels, 2) == panels[2]).all() and (cam_tab.pick_frame(panels, 99) == panels[3]).all()
     assert modes_tab.stacked_frame(None, 0) is None
+
+
+def test_every_tab_offers_the_samples_as_video_thumbnails():
+    """One column per example set (the video): Gradio renders that as thumbnails, two columns as a table."""
+    app = build_app(AppConfig(device="cpu"))
+    datasets = [c["props"] for c in app.config["components"] if c["type"] == "dataset"]
+    sample_names = sorted(p.name for p in SAMPLES_DIR.iterdir() if p.suffix == ".mp4")
+    assert len(datasets) == 4  # predict, augment, grad-cam, modes
+    for props in datasets:
+        assert [c["name"] for c in props["components"]] == ["video"]
+        shown = sorted(row[0]["orig_name"] for row in props["samples"])
+        assert shown == sample_names
