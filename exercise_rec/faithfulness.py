@@ -72,15 +72,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             layers = args.layers or list(cam_layers(predictor.model))
             label = f"{predictor.meta.model_name} {predictor.mode or ''}".strip()
             rows += evaluate_faithfulness(predictor, videos, layers, args.methods, model_label=label)
-        print("| model | layer | T' | method | energy in mask | chance | ratio | pointing | motion corr | ms/CAM |")
+        print("| model | layer | T' | method | energy in mask | chance | ratio (95% CI) | pointing (95% CI) "
+              "| motion corr | ms/CAM |")  # fmt: skip
         print("|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
+            (ratio_low, ratio_high), (point_low, point_high) = r.energy_ratio_ci, r.pointing_ci
             print(
                 f"| {r.model} | {r.layer} | {r.temporal_resolution} | {r.method} | {r.energy_inside:.3f} | "
-                f"{r.chance:.3f} | {r.energy_ratio:.2f}x | {r.pointing:.1%} | "
+                f"{r.chance:.3f} | {r.energy_ratio:.2f}x ({_fmt(ratio_low, '.2f')}-{_fmt(ratio_high, '.2f')}) | "
+                f"{r.pointing:.1%} ({_fmt(point_low * 100, '.0f')}-{_fmt(point_high * 100, '.0f')}) | "
                 f"{_fmt(r.motion_correlation, '+.2f')} | {r.ms_per_cam:.0f} |"
             )
-        print(f"({rows[0].videos if rows else 0} videos per model, dilation and definitions: exercise_rec.explain.metrics)")
+        print(
+            f"({rows[0].videos if rows else 0} videos per model; CI: percentile bootstrap over videos; "
+            "dilation and definitions: exercise_rec.explain.metrics)"
+        )
         if args.json:
             args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
         return 0

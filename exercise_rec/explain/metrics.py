@@ -10,6 +10,11 @@ moves (``joints``) in every frame, so a CAM can be scored instead of eyeballed:
 * **motion correlation**: Pearson correlation, per video, between the CAM's per-frame mean and
   the limbs' per-frame speed; a layer with one time step (T' = 1) cannot follow motion and gets none.
 
+Each energy ratio and pointing rate comes with a 95% percentile-bootstrap interval over videos:
+on 51 videos these figures move by several points between two draws of test videos (measured:
+pointing 80.4% on one seed, 72.4% on another, same checkpoint), and a target is only met if it
+holds beyond that spread.
+
 Masks are carried through exactly the geometry the model's input went through (the frames
 ``read_clip`` samples, its resize, the eval transform's resize-to-cover and centre crop), so a
 CAM is compared with the person where the model saw them.
@@ -37,6 +42,7 @@ from exercise_rec.inference import Predictor
 __all__ = [
     "DILATION",
     "FaithfulnessRow",
+    "bootstrap_interval",
     "GroundTruth",
     "clip_masks",
     "dilate",
@@ -48,6 +54,7 @@ __all__ = [
     "pointing_hits",
 ]
 
+BOOTSTRAP_SAMPLES = 2000
 DILATION = 0.05  # mask dilation radius as a fraction of the input's short side (6 px at 128)
 LIMB_JOINTS = ("elbow", "wrist", "knee", "ankle")
 
@@ -107,6 +114,34 @@ def motion_correlation(importance: np.ndarray, speed: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def bootstrap_interval(
+    values: Sequence[float] | np.ndarray,
+    denominator: Sequence[float] | np.ndarray | None = None,
+    *,
+    level: float = 0.95,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval, resampling videos, of mean(``values``) (NaNs skipped), or of
+    mean(``values``) / mean(``denominator``) for a ratio of means; (NaN, NaN) below two videos.
+
+    Why resample videos, not frames: frames of one video are strongly correlated, so the video is
+    the unit a different test draw changes. Seeded, so a table is reproducible.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    picks = np.random.default_rng(seed).integers(0, len(v), size=(samples, len(v)))
+    drawn = v[picks]
+    counts = np.isfinite(drawn).sum(axis=1)
+    stats = np.where(counts > 0, np.nansum(drawn, axis=1) / np.maximum(counts, 1), np.nan)
+    if denominator is not None:
+        stats = stats / np.asarray(denominator, dtype=np.float64)[picks].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.nanpercentile(stats, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 @dataclass(frozen=True)
 class GroundTruth:
     """A synthetic video's truth at the sampled frames, in the model's input geometry."""
@@ -160,6 +195,8 @@ class FaithfulnessRow:
     motion_correlation: float  # NaN when the layer cannot vary in time (T' = 1)
     ms_per_cam: float
     videos: int
+    energy_ratio_ci: tuple[float, float]  # 95% bootstrap interval over videos
+    pointing_ci: tuple[float, float]
 
     @property
     def energy_ratio(self) -> float:
@@ -219,6 +256,8 @@ def evaluate_faithfulness(
                 motion_correlation=float(np.nanmean(corr)) if np.isfinite(corr).any() else float("nan"),
                 ms_per_cam=float(np.median(acc["ms"])),
                 videos=len(videos),
+                energy_ratio_ci=bootstrap_interval(acc["energy"], acc["chance"]),
+                pointing_ci=bootstrap_interval(acc["hits"]),
             )
         )
     return rows

@@ -16,6 +16,7 @@ from exercise_rec.data.synthetic import SynthConfig, generate_dataset
 from exercise_rec.data.transforms import build_transforms, denormalize
 from exercise_rec.data.video import read_clip, sample_indices, write_video
 from exercise_rec.explain.metrics import (
+    bootstrap_interval,
     clip_masks,
     dilate,
     energy_inside,
@@ -135,6 +136,21 @@ def test_ground_truth_of_a_synthetic_video_matches_its_rendered_person(synth_set
         load_ground_truth(alone, predictor)
 
 
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_videos():
+    rng = np.random.default_rng(1)
+    few, many = rng.random(10) < 0.8, rng.random(1000) < 0.8  # pointing hits of 10 and 1000 videos
+    few_low, few_high = bootstrap_interval(few)
+    many_low, many_high = bootstrap_interval(many)
+    assert few_low < few.mean() < few_high and many_low < many.mean() < many_high
+    assert many_high - many_low < (few_high - few_low) / 5  # ~1/sqrt(100) of the width
+    normal_width = 2 * 1.96 * math.sqrt(many.mean() * (1 - many.mean()) / many.size)  # the textbook interval
+    assert many_high - many_low == pytest.approx(normal_width, rel=0.1)
+    assert bootstrap_interval(few) == (few_low, few_high)  # seeded: the table is reproducible
+    assert bootstrap_interval([0.3, 0.3, 0.3], [0.1, 0.1, 0.1]) == pytest.approx((3.0, 3.0))  # a ratio of means
+    assert bootstrap_interval([0.5, float("nan"), 0.5]) == pytest.approx((0.5, 0.5))  # NaN videos skipped
+    assert all(math.isnan(v) for v in bootstrap_interval([0.5]))
+
+
 def test_evaluate_faithfulness_and_cli_table(synth_set, tmp_path, capsys):
     checkpoint = _checkpoint(tmp_path / "c.pt")
     predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
@@ -148,6 +164,10 @@ def test_evaluate_faithfulness_and_cli_table(synth_set, tmp_path, capsys):
         assert 0 < row.chance < 1 and 0 <= row.energy_inside <= 1 and 0 <= row.pointing <= 1
         assert row.energy_ratio == pytest.approx(row.energy_inside / row.chance)
         assert math.isnan(row.motion_correlation) or -1 <= row.motion_correlation <= 1
+        low, high = row.energy_ratio_ci
+        assert low <= row.energy_ratio + 1e-9 and row.energy_ratio <= high + 1e-9
+        low, high = row.pointing_ci
+        assert low <= row.pointing + 1e-9 and row.pointing <= high + 1e-9
 
     out_json = tmp_path / "rows.json"
     code = faithfulness.main([
@@ -156,7 +176,10 @@ def test_evaluate_faithfulness_and_cli_table(synth_set, tmp_path, capsys):
     ])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0 and "| model | layer | T' |" in printed and printed.count("features.18") == 2
-    assert [r["method"] for r in json.loads(out_json.read_text())] == ["gradcam", "hirescam"]
+    written = json.loads(out_json.read_text())
+    assert [r["method"] for r in written] == ["gradcam", "hirescam"]
+    assert all(len(r["energy_ratio_ci"]) == 2 and len(r["pointing_ci"]) == 2 for r in written)
+    assert "(95% CI)" in printed and "bootstrap over videos" in printed
 
 
 def test_faithfulness_cli_rejects_bad_input(synth_set, tmp_path, capsys):
