@@ -152,7 +152,7 @@ def run(cfg: BenchConfig) -> Section:
         (f"{FRAMES} frames sampled uniformly, OpenCV with {cfg.threads} threads, each (method, file) in a fresh "
          f"process; naive on the long file: {naive_long_runs} runs, no warm-up"),
         (f"peak RSS: high-water mark from the end of the imports to the end of the reads; before decoding the "
-         f"process holds {first.before_mb:.0f} MB (Python, torch, OpenCV, lightning via exercise_rec.data), "
+         f"process holds {first.before_mb:.0f} MB (Python, torch, torchvision, OpenCV), "
          f"and importing peaked at {first.import_peak_mb:.0f} MB"),
     )
     return Section("decode", tuple(rows), targets, notes)
