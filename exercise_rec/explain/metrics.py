@@ -12,8 +12,8 @@ moves (``joints``) in every frame, so a CAM can be scored instead of eyeballed:
 
 Each energy ratio and pointing rate comes with a 95% percentile-bootstrap interval over videos:
 on 51 videos these figures move by several points between two draws of test videos (measured:
-pointing 80.4% on one seed, 72.4% on another, same checkpoint), and a target is only met if it
-holds beyond that spread.
+pointing 80.4% on one seed, 72.4% on another, same checkpoint), so a figure read against a
+target means little without its spread.
 
 Masks are carried through exactly the geometry the model's input went through (the frames
 ``read_clip`` samples, its resize, the eval transform's resize-to-cover and centre crop), so a
@@ -42,8 +42,8 @@ from exercise_rec.inference import Predictor
 __all__ = [
     "DILATION",
     "FaithfulnessRow",
-    "bootstrap_interval",
     "GroundTruth",
+    "bootstrap_interval",
     "clip_masks",
     "dilate",
     "energy_inside",
