@@ -34,6 +34,9 @@ def build_parser() -> OneLineParser:
     p.add_argument("--per-class", type=int, default=2, help="videos per class (default 2)")
     p.add_argument("--layers", nargs="+", help="layer names (default: every CAM layer of each model)")
     p.add_argument("--methods", nargs="+", default=["gradcam", "hirescam"], choices=list(METHODS))
+    p.add_argument(
+        "--all-frames", action="store_true", help="also score frames where the crop cut the person away (default: skip)"
+    )
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
     return p
@@ -71,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             videos = _pick(dataset.items, args.per_class)
             layers = args.layers or list(cam_layers(predictor.model))
             label = f"{predictor.meta.model_name} {predictor.mode or ''}".strip()
-            rows += evaluate_faithfulness(predictor, videos, layers, args.methods, model_label=label)
+            rows += evaluate_faithfulness(
+                predictor, videos, layers, args.methods, model_label=label, all_frames=args.all_frames
+            )
         print("| model | layer | T' | method | energy in mask | chance | ratio (95% CI) | pointing (95% CI) "
               "| motion corr | ms/CAM |")  # fmt: skip
         print("|---|---|---|---|---|---|---|---|---|---|")
@@ -83,9 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{r.pointing:.1%} ({_fmt(point_low * 100, '.0f')}-{_fmt(point_high * 100, '.0f')}) | "
                 f"{_fmt(r.motion_correlation, '+.2f')} | {r.ms_per_cam:.0f} |"
             )
+        scored = "every frame scored" if args.all_frames else "frames scored (person in the input)"
+        counts = {r.model: f"{r.frames_scored} of {r.frames}" for r in rows}
         print(
-            f"({rows[0].videos if rows else 0} videos per model; CI: percentile bootstrap over videos; "
-            "dilation and definitions: exercise_rec.explain.metrics)"
+            f"({rows[0].videos if rows else 0} videos per model; {scored}: "
+            + ", ".join(f"{model} {count}" for model, count in counts.items())
+            + "; CI: percentile bootstrap over videos; dilation and definitions: exercise_rec.explain.metrics)"
         )
         if args.json:
             args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))

@@ -21,6 +21,7 @@ from exercise_rec.explain.metrics import (
     dilate,
     energy_inside,
     evaluate_faithfulness,
+    in_view,
     limb_speed,
     load_ground_truth,
     motion_correlation,
@@ -92,6 +93,14 @@ def test_pointing_counts_the_peak_and_refuses_flat_or_empty_frames():
     assert pointing_hits(cam, mask).tolist() == [True, False, False, False]
 
 
+def test_in_view_asks_for_one_pixel_of_the_undilated_person():
+    mask = np.zeros((3, 8, 8), dtype=bool)
+    mask[1, 7, 7] = True  # a sliver at the corner still counts: the person is (partly) in the input
+    mask[2, 2:5, 2:5] = True
+    assert in_view(mask).tolist() == [False, True, True]
+    assert in_view(torch.from_numpy(mask)).tolist() == [False, True, True]
+
+
 def test_limb_speed_uses_limb_joints_and_the_sampled_frame_spacing():
     names = ["head", "r_wrist", "l_knee"]
     frames = 30
@@ -148,7 +157,10 @@ def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_videos():
     assert bootstrap_interval(few) == (few_low, few_high)  # seeded: the table is reproducible
     assert bootstrap_interval([0.3, 0.3, 0.3], [0.1, 0.1, 0.1]) == pytest.approx((3.0, 3.0))  # a ratio of means
     assert bootstrap_interval([0.5, float("nan"), 0.5]) == pytest.approx((0.5, 0.5))  # NaN videos skipped
+    nan = float("nan")  # a video with no frame to score, in numerator and denominator alike
+    assert bootstrap_interval([0.3, nan, 0.3], [0.1, nan, 0.1]) == pytest.approx((3.0, 3.0))
     assert all(math.isnan(v) for v in bootstrap_interval([0.5]))
+    assert all(math.isnan(v) for v in bootstrap_interval([0.5, nan]))
 
 
 def test_evaluate_faithfulness_and_cli_table(synth_set, tmp_path, capsys):
@@ -180,6 +192,34 @@ def test_evaluate_faithfulness_and_cli_table(synth_set, tmp_path, capsys):
     assert [r["method"] for r in written] == ["gradcam", "hirescam"]
     assert all(len(r["energy_ratio_ci"]) == 2 and len(r["pointing_ci"]) == 2 for r in written)
     assert "(95% CI)" in printed and "bootstrap over videos" in printed
+    assert "frames scored (person in the input): mobilenet_v2_3d high_temporal 8 of 8" in printed
+
+
+def test_frames_without_the_person_in_view_are_not_scored(synth_set, tmp_path):
+    data = shutil.copytree(synth_set, tmp_path / "set")
+    blanked = data / "squat" / "squat_0000.npz"
+    with np.load(blanked) as truth:
+        fields = dict(truth)
+    fields["mask"][:] = False  # the person nowhere in the input, as when the centre crop cuts them away
+    np.savez(blanked, **fields)
+    other = next((data / "jumping_jack").glob("*.mp4"))
+    predictor = Predictor.from_checkpoint(_checkpoint(tmp_path / "c.pt"), device="cpu")
+    both = [other, blanked.with_suffix(".mp4")]
+
+    skipped = evaluate_faithfulness(predictor, both, ["features.3"], methods=["gradcam"], progress=False)[0]
+    alone = evaluate_faithfulness(predictor, [other], ["features.3"], methods=["gradcam"], progress=False)[0]
+    counted = evaluate_faithfulness(
+        predictor, both, ["features.3"], methods=["gradcam"], all_frames=True, progress=False
+    )[0]
+
+    assert (skipped.frames_scored, skipped.frames) == (4, 8) and (counted.frames_scored, counted.frames) == (8, 8)
+    assert skipped.pointing == alone.pointing and skipped.energy_inside == alone.energy_inside
+    assert skipped.chance == alone.chance and all(math.isnan(v) for v in skipped.pointing_ci)  # one scored video
+    assert alone.energy_inside > 0 and alone.chance > 0
+    # counted, the blanked video's frames score zero energy, zero chance and all miss
+    assert counted.energy_inside == pytest.approx(alone.energy_inside / 2)
+    assert counted.chance == pytest.approx(alone.chance / 2)
+    assert counted.pointing == pytest.approx(alone.pointing / 2)
 
 
 def test_faithfulness_cli_rejects_bad_input(synth_set, tmp_path, capsys):
