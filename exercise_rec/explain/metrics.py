@@ -14,7 +14,7 @@ moves (``joints``) in every frame, so a CAM can be scored instead of eyeballed:
 
 Each energy ratio and pointing rate comes with a 95% percentile-bootstrap interval over videos:
 on 51 videos these figures move by several points between two draws of test videos (measured:
-pointing 80.4% on one seed, 72.4% on another, same checkpoint), so a figure read against a
+pointing 80.8% on one seed, 74.7% on another, same checkpoint), so a figure read against a
 target means little without its spread.
 
 Masks are carried through exactly the geometry the model's input went through (the frames
