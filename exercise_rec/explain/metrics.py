@@ -263,14 +263,14 @@ def evaluate_faithfulness(
             started = time.perf_counter()
             cam = compute_cam(predictor.model, x, layer, method, target, class_names=predictor.class_names)
             acc["ms"].append((time.perf_counter() - started) * 1e3)
+            energy = chance = hits = float("nan")  # a video with nothing to score
             if scored.any():
-                acc["energy"].append(energy_inside(cam[scored], person[scored]))
-                acc["chance"].append(float(person[scored].mean()))
-                acc["hits"].append(float(pointing_hits(cam[scored], person[scored]).mean()))
-            else:
-                acc["energy"].append(float("nan"))
-                acc["chance"].append(float("nan"))
-                acc["hits"].append(float("nan"))
+                energy = energy_inside(cam[scored], person[scored])
+                chance = float(person[scored].mean())
+                hits = float(pointing_hits(cam[scored], person[scored]).mean())
+            acc["energy"].append(energy)
+            acc["chance"].append(chance)
+            acc["hits"].append(hits)
             acc["corr"].append(motion_correlation(frame_importance(cam), truth.speed))
             acc["tres"].append(cam.info.temporal_resolution)
     rows = []
