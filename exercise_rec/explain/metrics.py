@@ -254,23 +254,19 @@ def evaluate_faithfulness(
     frames = scored_frames = 0
     for video in tqdm(videos, desc=f"faithfulness {model_label}".strip(), disable=not progress):
         truth = load_ground_truth(video, predictor)
-        person = dilate(truth.mask, radius).numpy()
-        scored = np.ones(len(person), dtype=bool) if all_frames else in_view(truth.mask)
+        scored = np.ones(len(truth.mask), dtype=bool) if all_frames else in_view(truth.mask)
         frames, scored_frames = frames + len(scored), scored_frames + int(scored.sum())
+        person = dilate(truth.mask, radius).numpy()[scored]  # the same for every layer and method
+        chance = float(person.mean()) if scored.any() else float("nan")  # NaN: nothing to score
         x = predictor.transform(predictor.decode(video)).to(predictor.device)
         target = truth.label if truth.label in predictor.class_names else None
         for (layer, method), acc in scores.items():
             started = time.perf_counter()
             cam = compute_cam(predictor.model, x, layer, method, target, class_names=predictor.class_names)
             acc["ms"].append((time.perf_counter() - started) * 1e3)
-            energy = chance = hits = float("nan")  # a video with nothing to score
-            if scored.any():
-                energy = energy_inside(cam[scored], person[scored])
-                chance = float(person[scored].mean())
-                hits = float(pointing_hits(cam[scored], person[scored]).mean())
-            acc["energy"].append(energy)
             acc["chance"].append(chance)
-            acc["hits"].append(hits)
+            acc["energy"].append(energy_inside(cam[scored], person) if scored.any() else float("nan"))
+            acc["hits"].append(float(pointing_hits(cam[scored], person).mean()) if scored.any() else float("nan"))
             acc["corr"].append(motion_correlation(frame_importance(cam), truth.speed))
             acc["tres"].append(cam.info.temporal_resolution)
     rows = []
