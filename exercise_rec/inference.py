@@ -9,6 +9,7 @@ through the fast CPU path (``backend="onnx"|"openvino"``, see ``exercise_rec.fas
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ import torch
 from torch import nn
 
 from exercise_rec.data.transforms import AugmentConfig, build_transforms
-from exercise_rec.data.video import probe, read_clip
+from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
+from exercise_rec.data.video import VideoInfo, probe, read_clip, read_windows
 from exercise_rec.device import clip_memory_format, pick_device
 from exercise_rec.fastpath import FastModel, FastPathError
 from exercise_rec.models import get_entry
@@ -85,9 +87,11 @@ class Predictor:
         meta: CheckpointMeta,
         device: torch.device | str | None = None,
         backend: str = "torch",
+        limits: DecodeLimits = DEFAULT_LIMITS,
     ) -> None:
         """``backend`` other than ``"torch"`` runs the fast CPU path (``exercise_rec.fastpath``);
-        ``model`` stays the eager module either way (explanations need its gradients)."""
+        ``model`` stays the eager module either way (explanations need its gradients). ``limits``
+        bound every file this predictor decodes (frame size, aspect ratio, time per request)."""
         self.device = pick_device(str(device) if device is not None else ("cpu" if backend != "torch" else None))
         if backend != "torch" and self.device.type != "cpu":
             raise FastPathError(f"backend {backend!r} is a CPU path; use device='cpu' or backend='torch'")
@@ -95,6 +99,7 @@ class Predictor:
         self.model = model.eval().to(self.device, memory_format=self.memory_format)
         self.meta = meta
         self.backend = backend
+        self.limits = limits
         self.transform = build_transforms(
             False, meta.input_size, AugmentConfig(mean=meta.mean, std=meta.std)
         )
@@ -108,10 +113,11 @@ class Predictor:
         path: str | PathLike[str] = DEFAULT_CHECKPOINT,
         device: torch.device | str | None = None,
         backend: str = "torch",
+        limits: DecodeLimits = DEFAULT_LIMITS,
     ) -> Predictor:
         """Rebuild the checkpoint's model (raises ``CheckpointError`` naming the problem)."""
         model, meta = load_checkpoint(path)
-        return cls(model, meta, device, backend)
+        return cls(model, meta, device, backend, limits)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -124,7 +130,7 @@ class Predictor:
 
     def decode(self, path: str | PathLike[str], **kwargs: Any) -> torch.Tensor:
         """The clip the model expects from ``path``: ``clip_len`` frames, short side at the input size."""
-        return read_clip(path, self.meta.clip_len, size=max(self.meta.input_size), **kwargs)
+        return read_clip(path, self.meta.clip_len, size=max(self.meta.input_size), limits=self.limits, **kwargs)
 
     @torch.inference_mode()
     def logits(self, clips: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -159,25 +165,35 @@ class Predictor:
         )
 
     def predict_windows(
-        self, path: str | PathLike[str], stride_s: float = 1.0, window_s: float = 3.0
+        self,
+        path: str | PathLike[str],
+        stride_s: float = 1.0,
+        window_s: float = 3.0,
+        *,
+        info: VideoInfo | None = None,
     ) -> Timeline:
         """Class probabilities for windows of ``window_s`` seconds every ``stride_s`` seconds.
 
         Each window is sampled like a training clip (``clip_len`` frames spread over the window;
         the shipped models were trained on ~3 s clips, hence the default). A video shorter than one
-        window gives one window over all of it. Decoding is per window, so memory does not grow
-        with the video's length.
+        window gives one window over all of it. All windows come from one pass over the file
+        (:func:`read_windows`: frames counted once, each decoded once, ``limits.budget_s`` for the
+        whole request), ``WINDOW_BATCH`` windows per forward pass, so memory does not grow with the
+        video's length. ``info``: the file's :func:`probe`, when the caller already has it.
         """
         if stride_s <= 0 or window_s <= 0:
             raise ValueError(f"stride_s and window_s must be > 0, got {stride_s}, {window_s}")
-        info = probe(path)
+        info = info or probe(path, limits=self.limits)
         window = max(1, round(window_s * info.fps))
         stride = max(1, round(stride_s * info.fps))
         starts = list(range(0, max(1, info.frames - window + 1), stride))
+        clips = read_windows(
+            path, [(s, s + window) for s in starts], self.meta.clip_len, max(self.meta.input_size),
+            info=info, limits=self.limits,
+        )  # fmt: skip
         chunks = []
-        for k in range(0, len(starts), WINDOW_BATCH):
-            clips = [self.decode(path, start=s, stop=s + window) for s in starts[k : k + WINDOW_BATCH]]
-            chunks.append(self.probabilities(clips))
+        while batch := list(itertools.islice(clips, WINDOW_BATCH)):
+            chunks.append(self.probabilities(batch))
         start_frames = np.asarray(starts, dtype=np.float64)
         return Timeline(
             video=str(path),

@@ -11,9 +11,13 @@ sampled frame by frame, never loaded whole. So the frame size is bounded, read f
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
+from exercise_rec.data.limits import DEFAULT_LIMITS, parse_pixels
 from exercise_rec.data.video import VideoError, VideoInfo, probe
+
+__all__ = ["check_video", "parse_pixels", "parse_size"]
 
 _UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}  # binary, as Gradio's max_file_size
 
@@ -32,18 +36,6 @@ def parse_size(size: str | int) -> int:
     return value
 
 
-def parse_pixels(pixels: str | int) -> int:
-    """Pixels per frame from ``"3840x2160"`` or a count; ``ValueError`` on anything else."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", pixels) if isinstance(pixels, str) else None
-    try:
-        value = int(match[1]) * int(match[2]) if match else int(pixels)
-    except ValueError:
-        raise ValueError(f"pixel limit must be WIDTHxHEIGHT (e.g. 4096x2160) or a count, got {pixels!r}") from None
-    if value < 1:
-        raise ValueError(f"pixel limit must be at least 1, got {pixels!r}")
-    return value
-
-
 def _human(size: int) -> str:
     """Bytes in the largest binary unit that keeps a number >= 1 (the units ``parse_size`` reads)."""
     for unit in ("gb", "mb", "kb"):
@@ -54,16 +46,9 @@ def _human(size: int) -> str:
 
 def check_video(path: Path, max_upload: int, max_pixels: int) -> VideoInfo:
     """The video's header, read once here for callers that need it (duration, size); raises
-    :class:`VideoError` naming the file when it is over a limit or not a readable video."""
+    :class:`VideoError` naming the file when it is over a limit or not a readable video. The frame
+    limits are the library's (:class:`DecodeLimits`), checked from the header before any decoding."""
     size = path.stat().st_size
     if size > max_upload:
         raise VideoError(path, f"the file is {_human(size)}, over this server's upload limit of {_human(max_upload)}")
-    info = probe(path)
-    pixels = info.width * info.height
-    if pixels > max_pixels:
-        raise VideoError(
-            path,
-            f"frames are {info.width}x{info.height} ({pixels:,} pixels), over this server's limit of "
-            f"{max_pixels:,} pixels per frame; downscale the video first",
-        )
-    return info
+    return probe(path, limits=replace(DEFAULT_LIMITS, max_pixels=max_pixels))

@@ -28,6 +28,7 @@ from exercise_rec.data.video import (
     VideoInfo,
     probe,
     read_clip,
+    read_windows,
     write_video,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "generate_dataset",
     "probe",
     "read_clip",
+    "read_windows",
     "write_video",
 ]
 

@@ -22,7 +22,7 @@ import logging
 import os
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +32,6 @@ from torch.utils.data import Dataset, get_worker_info
 
 from exercise_rec.data.video import (
     DEFAULT_LIMITS,
-    DecodeLimits,
     Sampling,
     VideoError,
     read_clip,
@@ -53,7 +52,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 SPLITS = ("train", "val", "test")
 Split = Literal["train", "val", "test"]
 ClipFn = Callable[[torch.Tensor], torch.Tensor]
-_WORKER_LIMITS = DecodeLimits(threads=1)  # workers already fill the cores; more decoder threads only contend
+_WORKER_LIMITS = replace(DEFAULT_LIMITS, threads=1)  # workers already fill the cores; more decoder threads only contend
 
 
 class DatasetError(ValueError):

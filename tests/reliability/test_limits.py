@@ -91,7 +91,7 @@ def test_app_py_passes_both_limits_and_rejects_bad_ones(monkeypatch, capsys) -> 
 
 
 def test_frames_over_the_pixel_limit_are_refused_and_the_next_request_works(limited: Client, corpus: Corpus) -> None:
-    with pytest.raises(AppError, match=r"h264\.mp4: frames are 320x240 \(76,800 pixels\), over this server's "
+    with pytest.raises(AppError, match=r"h264\.mp4: frames are 320x240 \(76,800 pixels\), over the "
                                        r"limit of 19,200 pixels per frame"):  # fmt: skip
         predict_upload(limited, corpus.valid["h264.mp4"])
     top, *_ = predict_upload(limited, corpus.valid["tiny_18x14.mp4"])
