@@ -52,7 +52,10 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 SPLITS = ("train", "val", "test")
 Split = Literal["train", "val", "test"]
 ClipFn = Callable[[torch.Tensor], torch.Tensor]
-_WORKER_LIMITS = replace(DEFAULT_LIMITS, threads=1)  # workers already fill the cores; more decoder threads only contend
+# A training set is the user's own files, read thousands of times: no per-read header process (see
+# DecodeLimits.isolated_header). Workers already fill the cores; more decoder threads only contend.
+_DATASET_LIMITS = replace(DEFAULT_LIMITS, isolated_header=False)
+_WORKER_LIMITS = replace(_DATASET_LIMITS, threads=1)
 
 
 class DatasetError(ValueError):
@@ -415,7 +418,7 @@ class ExerciseVideoDataset(Dataset):
             return cached
         item = self.items[index]
         seed = int(torch.randint(2**31 - 1, ())) if self.sampling == "random" else None
-        limits = DEFAULT_LIMITS if get_worker_info() is None else _WORKER_LIMITS
+        limits = _DATASET_LIMITS if get_worker_info() is None else _WORKER_LIMITS
         clip = read_clip(
             item.path,
             self.clip_len,

@@ -54,7 +54,10 @@ class DecodeLimits:
     short of the container's frame count is reported as truncated; smaller gaps are the normal
     slack of estimated counts (webm, mkv) and are resampled silently. ``threads`` caps FFmpeg's
     decoder threads (0: OpenCV's default, one per core); DataLoader workers use 1, since the workers
-    already occupy the cores.
+    already occupy the cores. ``isolated_header`` reads each file's header in a child ffmpeg process
+    (killed after ``open_timeout_s``, decoder capped at ``max_pixels``) before this process opens
+    it: about 10 ms per file, which the trainer's datasets (the user's own files, read thousands of
+    times) skip.
     """
 
     max_pixels: int = 4096 * 2160
@@ -66,6 +69,7 @@ class DecodeLimits:
     seek_gap: int = 120
     max_missing_fraction: float = 0.1
     threads: int = 0
+    isolated_header: bool = True
 
     def __post_init__(self) -> None:
         if min(self.open_timeout_s, self.read_timeout_s, self.budget_s) < 0 or self.threads < 0:

@@ -118,23 +118,44 @@ def _check_file(path: Path) -> Container:
         raise VideoError(path, err.reason) from None
 
 
-def _diagnose(path: Path, container: Container) -> str:
-    """Why OpenCV could not open ``path``: asks the bundled ffmpeg (held to the same demuxers and to
-    local files), which says more than OpenCV does."""
+def _ffmpeg_header(path: Path, limits: DecodeLimits) -> str:
+    """What the bundled ffmpeg says of ``path``'s streams (its stderr), read in a child process.
+
+    Why a child: opening a file in FFmpeg already decodes a frame to learn the stream's parameters
+    (630 MB for one 16000x16000 H.264 frame before a single frame is asked for), and an open that
+    hangs cannot be aborted from Python. The child gets ``-max_pixels`` (the decoder allocates no
+    frame over the limit, so the header costs ~110 MB even for that file), the same demuxer and
+    protocol allow-lists as every capture, and ``open_timeout_s``, after which it is killed.
+    """
     cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin",
-        "-format_whitelist", FFMPEG_DEMUXERS, "-protocol_whitelist", "file", "-i", str(path.absolute()),
+        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-threads", "1",
+        "-max_pixels", str(limits.max_pixels), "-format_whitelist", FFMPEG_DEMUXERS, "-protocol_whitelist", "file",
+        "-i", str(path.absolute()),
     ]  # fmt: skip
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=10)
+        result = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=limits.open_timeout_s)
     except subprocess.TimeoutExpired:
-        return "not a readable video (probing timed out)"
-    err = result.stderr
-    if "moov atom not found" in err:  # an mp4 whose index never got written (cut-off upload/recording)
+        raise VideoError(path, f"reading the header took longer than {limits.open_timeout_s:g} s (refused)") from None
+    return result.stderr
+
+
+def _check_header(path: Path, limits: DecodeLimits) -> str:
+    """:func:`_ffmpeg_header`, refusing a video stream over the frame limits; returns the header text."""
+    header = _ffmpeg_header(path, limits)
+    for line in header.splitlines():
+        if "Video:" in line and "attached pic" not in line and (size := re.search(r", (\d+)x(\d+)\b", line)):
+            if reason := limits.check_frame(int(size[1]), int(size[2])):
+                raise VideoError(path, reason)
+    return header
+
+
+def _diagnose(container: Container, header: str) -> str:
+    """Why OpenCV could not open a file, from what ffmpeg said of it (:func:`_ffmpeg_header`)."""
+    if "moov atom not found" in header:  # an mp4 whose index never got written (cut-off upload/recording)
         return "truncated or corrupt (mp4 index 'moov atom' not found)"
-    if "Invalid data found when processing input" in err or "misdetection possible" in err:
+    if "Invalid data found when processing input" in header or "misdetection possible" in header:
         return f"not a video (starts like {container.name} but does not parse as one: corrupt?)"
-    streams = re.findall(r"Stream #\S+.*?: (Video|Audio|Subtitle|Data|Attachment):", err)
+    streams = re.findall(r"Stream #\S+.*?: (Video|Audio|Subtitle|Data|Attachment):", header)
     if not streams:
         return "no video stream (the container lists no streams: truncated or corrupt?)"
     if "Video" not in streams:
@@ -142,10 +163,16 @@ def _diagnose(path: Path, container: Container) -> str:
     return "video stream could not be opened for decoding (unsupported codec, truncated or corrupt)"
 
 
-def _open(path: Path, limits: DecodeLimits) -> tuple[cv2.VideoCapture, Container]:
-    """An opened capture and the container it reads. The absolute path keeps a file named like an
-    FFmpeg protocol (``concat:a|b``, ``http:x``) a plain file."""
+def _open(path: Path, limits: DecodeLimits, *, reopen: bool = False) -> tuple[cv2.VideoCapture, Container]:
+    """An opened capture and the container it reads.
+
+    First the content check (:func:`_check_file`), then, unless ``reopen`` (the same file was
+    checked moments ago) or ``limits.isolated_header`` is off, the header in a child process
+    (:func:`_check_header`). The absolute path keeps a file named like an FFmpeg protocol
+    (``concat:a|b``, ``http:x``) a plain file.
+    """
     container = _check_file(path)
+    header = _check_header(path, limits) if limits.isolated_header and not reopen else None
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         int(limits.open_timeout_s * 1000),
@@ -157,7 +184,7 @@ def _open(path: Path, limits: DecodeLimits) -> tuple[cv2.VideoCapture, Container
     cap = cv2.VideoCapture(str(path.absolute()), cv2.CAP_FFMPEG, params)
     if not cap.isOpened():
         cap.release()
-        raise VideoError(path, _diagnose(path, container))
+        raise VideoError(path, _diagnose(container, header if header is not None else _ffmpeg_header(path, limits)))
     return cap, container
 
 
@@ -172,7 +199,7 @@ def _count_by_grabbing(path: Path, limits: DecodeLimits) -> int:
 
     Uses its own capture so the caller's stays at frame 0 (seeking back is not reliable everywhere).
     """
-    cap, _ = _open(path, limits)
+    cap, _ = _open(path, limits, reopen=True)
     try:
         deadline = time.monotonic() + limits.budget_s
         count = 0
@@ -424,7 +451,7 @@ def read_clip(
         for attempt in range(2):
             if attempt:  # reopen rather than seek back: the stream just misbehaved
                 cap.release()
-                cap, _ = _open(p, limits)
+                cap, _ = _open(p, limits, reopen=True)
             first, last = _clip_range(start, stop, num_frames, total)
             indices = sample_indices(last - first, num_frames, sampling, offset=first, seed=seed)
             try:
