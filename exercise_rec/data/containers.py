@@ -116,8 +116,9 @@ def identify(head: bytes) -> Container:
         raise NotSelfContained("an image (WebP), not a video")
     if image := next((name for magic, name in _IMAGES.items() if head.startswith(magic)), None):
         raise NotSelfContained(f"an image ({image}), not a video")
-    if _is_text(head):
-        body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    text = head.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+    if _is_text(text):
+        body = text.lstrip()
         reason = next((why for pattern, why in _REFERENCING_TEXT if pattern.match(body)), None)
         raise NotSelfContained(reason or "not a video (a text file)")
     raise NotSelfContained("not a video (no recognised container format)")

@@ -233,12 +233,16 @@ def _info(cap: cv2.VideoCapture, container: Container, path: Path, limits: Decod
     return VideoInfo(frames=frames, fps=fps, width=width, height=height, duration=frames / fps, codec=_fourcc(cap))
 
 
+_CODEC_NAMES = {"av01": "AV1", "avc1": "H.264", "h264": "H.264", "hev1": "HEVC", "hvc1": "HEVC", "vp09": "VP9"}
+
+
 def _undecodable(cap: cv2.VideoCapture) -> str:
-    """Why a stream gives no frame: names the codec, since "unsupported" (e.g. 10-bit AV1, which
-    OpenCV's FFmpeg build cannot decode) and "corrupt" look the same from here."""
+    """Why a stream gives no frame: names the codec, since "unsupported" (e.g. AV1, which the
+    opencv-python-headless wheel's FFmpeg cannot decode) and "corrupt" look the same from here."""
+    codec = _fourcc(cap)
     return (
-        f"zero decodable frames: this build's decoder cannot decode the {_fourcc(cap)} stream "
-        "(an unsupported codec, profile or bit depth) or the file is corrupt"
+        f"zero decodable frames: this build's video decoder cannot decode its {_CODEC_NAMES.get(codec, codec)} "
+        "stream (unsupported codec, profile or bit depth), or the file is corrupt"
     )
 
 
@@ -404,11 +408,13 @@ def _clip_range(start: int | None, stop: int | None, num_frames: int, total: int
     return first, min(max(stop, first + 1), total)
 
 
-def _short_stream_error(path: Path, total: int, decoded: int, limits: DecodeLimits) -> VideoError | None:
+def _short_stream_error(
+    path: Path, cap: cv2.VideoCapture, total: int, decoded: int, limits: DecodeLimits
+) -> VideoError | None:
     """The error for a stream that ended after ``decoded`` of ``total`` listed frames, or None when
     the gap is the normal slack of an estimated count (resample over the decoded frames)."""
     if decoded == 0:
-        return VideoError(path, "zero decodable frames")
+        return VideoError(path, _undecodable(cap))
     if total - decoded > max(2, limits.max_missing_fraction * total):
         return VideoError(path, f"truncated or corrupt: the container lists {total} frames, decoding stops after {decoded}")
     log.debug("%s: container says %d frames, %d decode; resampling", path, total, decoded)
@@ -457,7 +463,7 @@ def read_clip(
             try:
                 return torch.from_numpy(_decode_indices(cap, p, indices, size, limits))
             except _ShortStream as short:
-                if error := _short_stream_error(p, total, short.decoded, limits):
+                if error := _short_stream_error(p, cap, total, short.decoded, limits):
                     raise error from None
                 total = short.decoded
         raise VideoError(p, "frame count keeps changing while decoding (corrupt?)")
@@ -511,7 +517,7 @@ def _decode_windows(reader: _ForwardReader, plans: list[np.ndarray], total: int)
             try:
                 latest = reader.read(index)
             except _ShortStream as short:
-                if error := _short_stream_error(reader.path, total, short.decoded, reader.limits):
+                if error := _short_stream_error(reader.path, reader.cap, total, short.decoded, reader.limits):
                     raise error from None
                 ended = True
         if latest is None:

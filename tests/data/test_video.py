@@ -21,6 +21,7 @@ from exercise_rec.data import (
     read_clip,
     write_video,
 )
+from exercise_rec.data import containers
 from exercise_rec.data.video import sample_indices
 
 from .conftest import coded_frames, ffmpeg_encode, frame_ids
@@ -291,3 +292,67 @@ def test_write_is_atomic_on_failure(tmp_path: Path) -> None:
         write_video(path, mixed, 10)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4"]  # no temp file left behind
+
+
+def test_a_stream_this_build_cannot_decode_is_named_by_its_codec(tmp_path: Path) -> None:
+    """10-bit AV1 (a phone's HDR export): OpenCV's wheel has no AV1 decoder; the message says so."""
+    path = ffmpeg_encode(
+        tmp_path / "av1_10bit.mp4", coded_frames(6), 24, ["-c:v", "libsvtav1", "-preset", "12", "-pix_fmt", "yuv420p10le"]
+    )
+    try:
+        clip = read_clip(path, 4)
+    except VideoError as err:
+        assert "cannot decode its AV1 stream" in err.reason
+    else:  # a build with an AV1 decoder: then it must decode right
+        assert frame_ids(clip) == sample_indices(6, 4).tolist()
+
+
+# ---------------------------------------------------------------- content identification
+
+
+SNIFF_CASES: dict[str, tuple[bytes, str]] = {
+    "mp4": (b"\x00\x00\x00\x18ftypisom" + bytes(16), "MP4/MOV"),
+    "mov_wide": (b"\x00\x00\x00\x08wide" + bytes(16), "MP4/MOV"),
+    "mkv": (b"\x1a\x45\xdf\xa3" + bytes(16), "Matroska/WebM"),
+    "avi": (b"RIFF\x00\x00\x00\x00AVI LIST" + bytes(16), "AVI"),
+    "ps": (b"\x00\x00\x01\xba" + bytes(16), "MPEG program stream"),
+    "ts": (b"".join(b"\x47" + bytes(187) for _ in range(5)), "MPEG transport stream"),
+    "m2ts": (b"".join(bytes(4) + b"\x47" + bytes(187) for _ in range(5)), "MPEG transport stream"),
+    "h264": (b"\x00\x00\x00\x01\x67\x42" + bytes(16), "raw video stream"),
+    "gif": (b"GIF89a" + bytes(16), "GIF"),
+}
+REFUSED_CASES: dict[str, tuple[bytes, str]] = {
+    "hls": (b"#EXTM3U\n#EXTINF:3,\n/etc/video.mp4\n", "a playlist (HLS / M3U)"),
+    "hls_bom": (b"\xef\xbb\xbf\n  #EXTM3U\n", "a playlist (HLS / M3U)"),
+    "dash": (b'<?xml version="1.0"?>\n<MPD type="static">', "a DASH manifest"),
+    "ffconcat": (b"ffconcat version 1.0\nfile 'a.mp4'\n", "an ffconcat list"),
+    "concat": (b"# my list\nfile '/srv/a.mp4'\n", "a concat list"),
+    "sdp": (b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\n", "an SDP session description"),
+    "pls": (b"[playlist]\nFile1=http://x/y\n", "a playlist (PLS)"),
+    "text": (b"squat,lunge\n", "not a video (a text file)"),
+    "png": (b"\x89PNG\r\n\x1a\n" + bytes(16), "an image (PNG)"),
+    "webp": (b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(16), "an image (WebP)"),
+    "binary": (bytes(range(256)), "not a video (no recognised container format)"),
+}
+
+
+@pytest.mark.parametrize("case", SNIFF_CASES)
+def test_self_contained_containers_are_recognised_by_content(case: str) -> None:
+    head, name = SNIFF_CASES[case]
+    assert containers.identify(head).name.startswith(name)
+
+
+@pytest.mark.parametrize("case", REFUSED_CASES)
+def test_referencing_and_non_video_content_is_refused_by_what_it_is(case: str) -> None:
+    head, reason = REFUSED_CASES[case]
+    with pytest.raises(containers.NotSelfContained) as info:
+        containers.identify(head)
+    assert info.value.reason.startswith(reason)
+
+
+def test_every_capture_gets_ffmpeg_allow_lists() -> None:
+    import os
+
+    options = os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"]
+    assert f"format_whitelist;{containers.FFMPEG_DEMUXERS}" in options and "protocol_whitelist;file" in options
+    assert "hls" not in containers.FFMPEG_DEMUXERS.split(",") and "concat" not in containers.FFMPEG_DEMUXERS
