@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Literal
@@ -32,7 +32,9 @@ import imageio_ffmpeg
 import numpy as np
 import torch
 
+from exercise_rec.data.avi import pictures_of_frames
 from exercise_rec.data.containers import (
+    AVI,
     FFMPEG_CAPTURE_OPTIONS,
     FFMPEG_DEMUXERS,
     GIF,
@@ -334,11 +336,14 @@ def _to_rgb(frame: np.ndarray, target: tuple[int, int] | None) -> np.ndarray:
 
 
 class _ShortStream(Exception):
-    """The stream ended before a wanted frame: the container over-reported its frame count."""
+    """The stream ended before a wanted frame, after ``decoded`` frames."""
 
     def __init__(self, decoded: int) -> None:
         super().__init__(decoded)
         self.decoded = decoded
+
+
+_NO_SEEK = 2**62  # a seek_gap that never seeks: in an AVI with dropped frames, frame numbers are not positions
 
 
 class _ForwardReader:
@@ -354,46 +359,41 @@ class _ForwardReader:
         self.grabbed = 0
         self.target: tuple[int, int] | None = None
 
+    def grab(self) -> bool:
+        """One frame further, within the request's budget; False at the end of the stream."""
+        if not self.cap.grab():
+            return False
+        self.position += 1
+        self.grabbed += 1
+        if time.monotonic() > self.deadline:
+            raise VideoError(self.path, f"decoding took longer than {self.limits.budget_s:.0f} s (corrupt, or too much for one request)")
+        if self.grabbed > self.limits.max_count_frames:
+            raise VideoError(self.path, f"decoding needed more than {self.limits.max_count_frames:,} frames for one request")
+        return True
+
     def read(self, index: int) -> np.ndarray:
         """Frame ``index`` (>= every index read before) as resized RGB; :class:`_ShortStream` past the end."""
-        limits = self.limits
-        if index - self.position >= limits.seek_gap:
+        if index - self.position >= self.limits.seek_gap:
             self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
             self.position = index
         while self.position <= index:
-            if not self.cap.grab():
+            if not self.grab():
                 raise _ShortStream(self.position)
-            self.position += 1
-            self.grabbed += 1
-            if time.monotonic() > self.deadline:
-                raise VideoError(self.path, f"decoding took longer than {limits.budget_s:.0f} s (corrupt, or too much for one request)")
-            if self.grabbed > limits.max_count_frames:
-                raise VideoError(self.path, f"decoding needed more than {limits.max_count_frames:,} frames for one request")
         ok, frame = self.cap.retrieve()
         if not ok or frame is None:
             raise VideoError(self.path, f"frame {index} could not be decoded (truncated or corrupt)")
         if frame.dtype != np.uint8:
             raise VideoError(self.path, f"unsupported pixel depth {frame.dtype} (expected 8-bit)")
         if self.target is None:
-            if reason := limits.check_frame(frame.shape[1], frame.shape[0]):  # headers without a size
+            if reason := self.limits.check_frame(frame.shape[1], frame.shape[0]):  # headers without a size
                 raise VideoError(self.path, reason)
             self.target = resize_shape(frame.shape[0], frame.shape[1], self.size) or frame.shape[:2]
         return _to_rgb(frame, self.target)
 
 
-def _decode_indices(
-    cap: cv2.VideoCapture,
-    path: Path,
-    indices: np.ndarray,
-    size: int | Sequence[int] | None,
-    limits: DecodeLimits,
-) -> np.ndarray:
-    """Decodes ``indices`` (any order, repeats allowed) from a capture positioned at frame 0.
-
-    Each distinct frame is decoded once, in stream order; repeats are copied afterwards.
-    """
+def _decode_indices(reader: _ForwardReader, indices: np.ndarray) -> np.ndarray:
+    """Decodes ``indices`` (any order, repeats allowed); each distinct frame once, in stream order."""
     wanted, slots = np.unique(indices, return_inverse=True)
-    reader = _ForwardReader(cap, path, size, limits)
     out = np.stack([reader.read(int(i)) for i in wanted])
     return out if np.array_equal(wanted, indices) else out[slots]
 
@@ -408,17 +408,41 @@ def _clip_range(start: int | None, stop: int | None, num_frames: int, total: int
     return first, min(max(stop, first + 1), total)
 
 
-def _short_stream_error(
-    path: Path, cap: cv2.VideoCapture, total: int, decoded: int, limits: DecodeLimits
-) -> VideoError | None:
-    """The error for a stream that ended after ``decoded`` of ``total`` listed frames, or None when
-    the gap is the normal slack of an estimated count (resample over the decoded frames)."""
-    if decoded == 0:
-        return VideoError(path, _undecodable(cap))
-    if total - decoded > max(2, limits.max_missing_fraction * total):
-        return VideoError(path, f"truncated or corrupt: the container lists {total} frames, decoding stops after {decoded}")
-    log.debug("%s: container says %d frames, %d decode; resampling", path, total, decoded)
+def _short_stream_error(reader: _ForwardReader, short: _ShortStream, total: int) -> VideoError | None:
+    """The error for a stream that ended after ``short.decoded`` of ``total`` frames, or None when
+    the gap is the normal slack of an estimated count (the caller uses the frames that exist)."""
+    if short.decoded == 0:
+        return VideoError(reader.path, _undecodable(reader.cap))
+    if total - short.decoded > max(2, reader.limits.max_missing_fraction * total):
+        return VideoError(
+            reader.path, f"truncated or corrupt: the container lists {total} frames, decoding stops after {short.decoded}"
+        )
+    log.debug("%s: container says %d frames, %d decode; resampling", reader.path, total, short.decoded)
     return None
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """How a file's listed frames map to the pictures its stream decodes to (see ``avi.py``)."""
+
+    info: VideoInfo
+    pictures: np.ndarray | None  # picture on screen at each listed frame; None: the same numbers
+
+    @classmethod
+    def of(cls, info: VideoInfo, container: Container, path: Path) -> _Frames:
+        return cls(info, pictures_of_frames(path) if container is AVI else None)
+
+    @property
+    def decodable(self) -> int:
+        """How many pictures the stream should decode to."""
+        return self.info.frames if self.pictures is None else int(self.pictures[-1]) + 1
+
+    def reader(self, cap: cv2.VideoCapture, path: Path, size: int | Sequence[int] | None, limits: DecodeLimits) -> _ForwardReader:
+        """A reader over picture numbers; it never seeks in a stream with dropped frames."""
+        return _ForwardReader(cap, path, size, limits if self.pictures is None else replace(limits, seek_gap=_NO_SEEK))
+
+    def to_pictures(self, indices: np.ndarray) -> np.ndarray:
+        return indices if self.pictures is None else self.pictures[np.minimum(indices, len(self.pictures) - 1)]
 
 
 def read_clip(
@@ -440,7 +464,9 @@ def read_clip(
     end are clipped to the frames that exist, and too few frames are padded by looping (a 1-frame
     video gives T identical frames). ``size``: None keeps the decoded size; an int resizes the short
     side to ``size`` keeping the aspect ratio; ``(H, W)`` resizes to exactly that.
-    ``seed`` makes ``sampling="random"`` reproducible.
+    ``seed`` makes ``sampling="random"`` reproducible. Frame numbers are the container's: in an AVI
+    that lists more frames than it holds pictures (dropped frames), each maps to the picture on
+    screen at its time, so the clip spans the real duration.
 
     Raises :class:`VideoError` (file missing, empty, not a self-contained video, no video stream,
     frames over ``limits.max_pixels`` or ``limits.max_aspect``, truncated or corrupt, zero decodable
@@ -453,19 +479,21 @@ def read_clip(
         raise ValueError("stop needs start")
     cap, container = _open(p, limits)
     try:
-        total = _info(cap, container, p, limits).frames
+        frames = _Frames.of(_info(cap, container, p, limits), container, p)
+        total = frames.info.frames
         for attempt in range(2):
             if attempt:  # reopen rather than seek back: the stream just misbehaved
                 cap.release()
                 cap, _ = _open(p, limits, reopen=True)
             first, last = _clip_range(start, stop, num_frames, total)
-            indices = sample_indices(last - first, num_frames, sampling, offset=first, seed=seed)
+            indices = frames.to_pictures(sample_indices(last - first, num_frames, sampling, offset=first, seed=seed))
+            reader = frames.reader(cap, p, size, limits)
             try:
-                return torch.from_numpy(_decode_indices(cap, p, indices, size, limits))
+                return torch.from_numpy(_decode_indices(reader, indices))
             except _ShortStream as short:
-                if error := _short_stream_error(p, cap, total, short.decoded, limits):
+                if error := _short_stream_error(reader, short, frames.decodable):
                     raise error from None
-                total = short.decoded
+                frames, total = _Frames(replace(frames.info, frames=short.decoded), None), short.decoded
         raise VideoError(p, "frame count keeps changing while decoding (corrupt?)")
     finally:
         cap.release()
@@ -488,17 +516,19 @@ def read_windows(
     a timeline. Here the file is opened once, its frames counted at most once (never when ``info``
     from :func:`probe` is given), every frame decoded at most once, and a frame is kept only until
     the last window that uses it has been yielded. ``limits.budget_s`` bounds the whole pass. A
-    stream slightly shorter than its container said gives its last frame for the missing ones.
+    stream slightly shorter than its container said gives its last frame for the missing ones;
+    dropped frames map to pictures as in :func:`read_clip`.
     """
     p = Path(path)
     cap, container = _open(p, limits)
     try:
-        total = (info or _info(cap, container, p, limits)).frames
-        if info is not None and (reason := limits.check_frame(info.width, info.height)):
+        info = info or _info(cap, container, p, limits)
+        if reason := limits.check_frame(info.width, info.height):
             raise VideoError(p, reason)
-        plans = [sample_indices(last - first, num_frames, offset=first) for first, last in
-                 (_clip_range(start, stop, num_frames, total) for start, stop in windows)]  # fmt: skip
-        yield from _decode_windows(_ForwardReader(cap, p, size, limits), plans, total)
+        frames = _Frames.of(info, container, p)
+        plans = [frames.to_pictures(sample_indices(last - first, num_frames, offset=first)) for first, last in
+                 (_clip_range(start, stop, num_frames, info.frames) for start, stop in windows)]  # fmt: skip
+        yield from _decode_windows(frames.reader(cap, p, size, limits), plans, frames.decodable)
     finally:
         cap.release()
 
@@ -517,7 +547,7 @@ def _decode_windows(reader: _ForwardReader, plans: list[np.ndarray], total: int)
             try:
                 latest = reader.read(index)
             except _ShortStream as short:
-                if error := _short_stream_error(reader.path, reader.cap, total, short.decoded, reader.limits):
+                if error := _short_stream_error(reader, short, total):
                     raise error from None
                 ended = True
         if latest is None:

@@ -22,7 +22,7 @@ from exercise_rec.data import (
     write_video,
 )
 from exercise_rec.data import containers
-from exercise_rec.data.video import sample_indices
+from exercise_rec.data.video import read_windows, sample_indices
 
 from .conftest import coded_frames, ffmpeg_encode, frame_ids
 
@@ -356,3 +356,28 @@ def test_every_capture_gets_ffmpeg_allow_lists() -> None:
     options = os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"]
     assert f"format_whitelist;{containers.FFMPEG_DEMUXERS}" in options and "protocol_whitelist;file" in options
     assert "hls" not in containers.FFMPEG_DEMUXERS.split(",") and "concat" not in containers.FFMPEG_DEMUXERS
+
+
+# ---------------------------------------------------------------- dropped frames (AVI)
+
+
+def _avi_with_dropped_frames(path: Path, pictures: int, spread: int) -> Path:
+    """An MJPEG AVI of coded frames shown every ``spread`` frame periods: ffmpeg's AVI muxer writes
+    a zero-size chunk for every missing frame, as webcams and screen recorders do."""
+    return ffmpeg_encode(
+        path, coded_frames(pictures, 48, 160), 24,
+        ["-vf", f"setpts=PTS*{spread}", "-fps_mode", "passthrough", "-enc_time_base", "1/24", "-c:v", "mjpeg", "-q:v", "3"],
+    )  # fmt: skip
+
+
+def test_an_avi_with_dropped_frames_is_read_by_time_not_refused(tmp_path: Path) -> None:
+    path = _avi_with_dropped_frames(tmp_path / "webcam.avi", 24, 4)
+    listed = probe(path).frames
+    assert listed >= 4 * 23  # the container lists the empty chunks as frames
+    shown = lambda indices: [int(i) // 4 for i in indices]  # noqa: E731 (picture k is on screen from frame 4k)
+    assert frame_ids(read_clip(path, 8)) == shown(sample_indices(listed, 8))
+    assert frame_ids(read_clip(path, 4, start=40)) == shown(range(40, 44))
+    windows = [(0, 30), (30, 60), (60, listed)]
+    clips = list(read_windows(path, windows, 6))
+    assert [frame_ids(c) for c in clips] == [frame_ids(read_clip(path, 6, start=a, stop=b)) for a, b in windows]
+    assert frame_ids(clips[-1]) == shown(sample_indices(listed - 60, 6, offset=60))  # to the end, by time
