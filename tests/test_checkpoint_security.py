@@ -5,12 +5,17 @@ is live (plain unpickling creates the marker); the others load it through each p
 (``load_checkpoint``, ``read_meta``, ``Predictor.from_checkpoint``, ``load_weights``, Lightning's
 resume reader; ``train --resume`` in tests/train/test_resume.py) and check for the typed error and
 for the marker's absence.
-Also a static audit: every ``torch.load`` in the package passes ``weights_only=True``.
+Also a static audit: every ``torch.load`` in the package passes ``weights_only=True``; and the
+refusal's wording: it names what the file asked for and never suggests loading it unsafely.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +25,7 @@ import torch
 import exercise_rec
 from exercise_rec.inference import Predictor
 from exercise_rec.models import build_model, load_weights
-from exercise_rec.models.weights import WeightsError
+from exercise_rec.models.weights import WeightsError, refused_global
 from exercise_rec.train.checkpoint import CheckpointError, load_checkpoint, read_meta
 from exercise_rec.train.resume import SafeCheckpointIO
 
@@ -85,3 +90,48 @@ def test_every_torch_load_in_the_package_is_weights_only() -> None:
                     f"{source}:{node.lineno}: torch.load without weights_only=True"
                 )
     assert calls >= 1  # the audit saw the loader (models/weights.py read_checkpoint)
+
+
+class _Shell:
+    """Unpickling this would run ``os.system`` (never run here: the tests only try to load it)."""
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[str]]:
+        return os.system, ("echo pwned",)
+
+
+UNSAFE_ADVICE = ("weights_only", "Re-running", "will likely succeed", "trusted source", "add_safe_globals")
+
+
+def test_a_refusal_names_the_global_and_never_suggests_disabling_the_check(tmp_path: Path) -> None:
+    path = tmp_path / "shell.pt"
+    torch.save({"state_dict": {}, "hook": _Shell()}, path)
+    with pytest.raises(CheckpointError) as caught:
+        read_meta(path)
+    message = str(caught.value)
+    assert f"{path}: refused to load: the file asks to import {os.system.__module__}.system" in message
+    assert not [words for words in UNSAFE_ADVICE if words in message], message
+
+
+@pytest.mark.parametrize("text,name", [
+    ("Unsupported global: GLOBAL os.system was not an allowed global by default. Please use ...", "os.system"),
+    ("Trying to load unsupported GLOBAL posix.system whose module posix is blocked.", "posix.system"),
+    ("Unsupported global: GLOBAL open was not an allowed global by default.", "builtins.open"),
+    ("Unsupported operand 149", None),
+])  # fmt: skip
+def test_the_refused_global_is_parsed_from_torchs_message(text: str, name: str | None) -> None:
+    assert refused_global(pickle.UnpicklingError(text)) == name
+
+
+def test_a_raw_pickle_is_refused_in_one_line_with_nothing_on_stderr(tmp_path: Path) -> None:
+    """A plain ``pickle.dump`` (protocol 4+) made torch warn about the protocol on stderr, in every CLI."""
+    path = tmp_path / "raw.pkl"
+    path.write_bytes(pickle.dumps({"weights": [1.0, 2.0], "hook": _Shell()}, protocol=pickle.HIGHEST_PROTOCOL))
+    script = (
+        "import sys\n"
+        "from exercise_rec.train.checkpoint import CheckpointError, read_meta\n"
+        "try:\n    read_meta(sys.argv[1])\nexcept CheckpointError as err:\n    print(err)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.strip() == f"{path}: refused to load: not a weights-only checkpoint (a pickle of other " \
+                                  "objects, or corrupt; nothing was executed)"  # fmt: skip

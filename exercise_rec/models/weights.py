@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import pickle
+import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -32,6 +34,10 @@ _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 # Buffers absent from checkpoints saved before PyTorch 0.4.1 (e.g. pytorch-i3d's files).
 _OPTIONAL_SUFFIXES = ("num_batches_tracked",)
 _MAX_LISTED = 12
+# torch's refusals: "Unsupported global: GLOBAL os.system was not an allowed global by default" and
+# "Trying to load unsupported GLOBAL posix.system whose module posix is blocked".
+_REFUSED_GLOBAL = re.compile(r"GLOBAL (\S+) (?:was not an allowed global|whose module)")
+_PROTOCOL_WARNING = r"Detected pickle protocol \d+ in the checkpoint"
 
 
 class WeightsError(ValueError):
@@ -76,37 +82,45 @@ class LoadReport:
 
 
 def read_checkpoint(path: str | PathLike[str]) -> Any:
-    """``torch.load`` with ``weights_only=True`` on CPU, turning every failure into ``WeightsError``."""
+    """``torch.load`` with ``weights_only=True`` on CPU, turning every failure into ``WeightsError``.
+
+    A refusal names the global the file asked for (or says it is not a weights-only checkpoint) and
+    never repeats torch's advice to load with ``weights_only=False``: that runs whatever the file holds.
+    A raw pickle would also make torch warn about its protocol on stderr; that warning is dropped.
+    """
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: no such checkpoint file")
     if path.stat().st_size == 0:
         raise WeightsError(f"{path}: checkpoint file is empty")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", _PROTOCOL_WARNING, UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        detail = _unpickler_detail(err)
-        if "global" in detail.lower():
+        if name := refused_global(err):
             raise WeightsError(
-                f"{path}: refused to load: the file asks to import {detail!r}; a checkpoint must "
-                "hold tensors only (read with weights_only=True, nothing was executed)"
+                f"{path}: refused to load: the file asks to import {name}, and a checkpoint may hold "
+                "only tensors, numbers, strings and containers of them (nothing was executed)"
             ) from err
         raise WeightsError(
-            f"{path}: not a weights-only PyTorch checkpoint (corrupt, truncated, or a pickle of "
-            f"arbitrary objects; nothing was executed): {detail}"
+            f"{path}: refused to load: not a weights-only checkpoint (a pickle of other objects, or "
+            "corrupt; nothing was executed)"
         ) from err
     except Exception as err:  # garbage bytes make the unpickler raise anything (KeyError, struct.error, ...)
-        raise WeightsError(
-            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt): {type(err).__name__}: {err}"
-        ) from err
+        detail = f": {type(err).__name__}: {err}" if "weights_only" not in str(err) else ""
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt){detail}") from err
 
 
-def _unpickler_detail(err: Exception) -> str:
-    """The one informative line of torch's long weights-only refusal message."""
-    text = str(err)
-    if "WeightsUnpickler error:" in text:
-        text = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation", 1)[0]
-    return " ".join(text.split())
+def refused_global(err: Exception) -> str | None:
+    """The global (``module.name``) a weights-only load refused, parsed from torch's message; None if none.
+
+    torch writes builtins without their module ("GLOBAL open"): they come back as ``builtins.open``.
+    """
+    match = _REFUSED_GLOBAL.search(str(err))
+    if match is None:
+        return None
+    return match[1] if "." in match[1] else f"builtins.{match[1]}"
 
 
 def extract_state_dict(obj: Any, source: str = "<state_dict>") -> StateDict:
