@@ -1,7 +1,8 @@
 """``python app.py``: the exercise_rec web app (Predict, Augmentations, Grad-CAM, Modes, Models).
 
 Offline by design: analytics and Hub telemetry are switched off before gradio is imported, and
-every model and sample is read from local files.
+every model and sample is read from local files. Uploads and outputs stay in a private temporary
+folder of this process (``exercise_rec.app.tempdir``), removed when it exits.
 """
 
 from __future__ import annotations

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import gradio as gr
+from exercise_rec.app.tempdir import use_private_gradio_dir
 
-from exercise_rec.app import augment_tab, cam_tab, models_tab, modes_tab, predict_tab
-from exercise_rec.app.state import AppConfig, ModelStore
+use_private_gradio_dir()  # before gradio is imported (see the function)
+
+import gradio as gr  # noqa: E402
+
+from exercise_rec.app import augment_tab, cam_tab, models_tab, modes_tab, predict_tab  # noqa: E402
+from exercise_rec.app.state import AppConfig, ModelStore  # noqa: E402
 
 __all__ = ["AppConfig", "ModelStore", "build_app"]
 
@@ -32,3 +36,4 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
             models_tab.build(store)
     app.queue(default_concurrency_limit=store.config.concurrency, max_size=64)
     return app
+

@@ -8,12 +8,16 @@ complete message body"). A file path goes through ``save_file_to_cache``, which 
 and reuses an existing copy.
 Why one folder per process with an age limit: Gradio copies each file into its own cache when the
 request returns, so ours only has to outlive its request; a folder per request that nothing
-removed left every output on disk for good.
+removed left every output on disk for good. The folder is the app's private one
+(:mod:`exercise_rec.app.tempdir`), next to Gradio's cache, not inside it (files inside it would be
+served without that copy).
+Why no path in the messages: users see them, and the server's folders are its own business.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 import time
@@ -23,13 +27,16 @@ from typing import Any
 import cv2
 import numpy as np
 
+from exercise_rec.app.tempdir import outputs_root
+
+log = logging.getLogger(__name__)
+
 KEEP_S = 600.0
-_ROOT = tempfile.TemporaryDirectory(prefix="exercise_rec_out_")  # removed when the process exits
 
 
 def output_dir() -> Path:
     """A new folder for one request's files, after deleting the folders older than ``KEEP_S``."""
-    root = Path(_ROOT.name)
+    root = outputs_root()
     cutoff = time.time() - KEEP_S
     for folder in root.iterdir():
         with contextlib.suppress(FileNotFoundError):  # another request deleted it first
@@ -40,7 +47,8 @@ def output_dir() -> Path:
 
 def _write_png(path: Path, image: np.ndarray) -> str:
     if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)):
-        raise OSError(f"{path}: could not write the image")
+        log.error("could not write %s (disk full or folder removed?)", path)
+        raise OSError("the server could not write the result image; try again, or tell its administrator")
     return str(path)
 
 

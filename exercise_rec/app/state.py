@@ -86,8 +86,22 @@ class ModelStore:
     def default_name(self) -> str:
         return self.config.default_checkpoint.name
 
+    def resolve(self, name: str | None) -> Path:
+        """The file of a listed checkpoint (``None`` or "": the default); any other name is refused.
+
+        Only listed files: a name is never read as a path, so a client cannot make the server load
+        a file outside the checkpoint folder and the configured extras.
+        """
+        if name is not None and not isinstance(name, str):
+            raise CheckpointError(f"checkpoint must be one name (a string), got a {type(name).__name__}")
+        listed = self.checkpoints()
+        name = name or self.default_name
+        if path := listed.get(name):
+            return path
+        raise CheckpointError(f"unknown checkpoint {name[:80]!r}; choose one of: {', '.join(listed)}")
+
     def get(self, name: str | None) -> Predictor:
-        """The predictor of checkpoint ``name`` (a display name or a path) for predictions; loads it once."""
+        """The predictor of listed checkpoint ``name`` for predictions; loads it once."""
         return self._load(name, "predict")
 
     def explainer(self, name: str | None) -> Predictor:
@@ -99,7 +113,7 @@ class ModelStore:
         return self._load(name, "explain")
 
     def _load(self, name: str | None, role: str) -> Predictor:
-        path = self.checkpoints().get(name or self.default_name) or Path(str(name))
+        path = self.resolve(name)
         key = (path.resolve(), role)
         with self._lock:
             if key not in self._loaded:
@@ -143,8 +157,12 @@ def sample_examples(store: ModelStore, video: gr.Video) -> None:
 
 
 def _user_message(err: Exception) -> str:
-    """A video error names the upload by its file name: the server's temporary path means nothing to the user."""
-    return f"{err.path.name}: {err.reason}" if isinstance(err, VideoError) else str(err)
+    """Files by their name only: the server's temporary paths mean nothing to the user (and are its own)."""
+    if isinstance(err, VideoError):
+        return f"{err.path.name}: {err.reason}"
+    if isinstance(err, OSError) and err.filename is not None:
+        return f"{Path(err.filename).name}: {err.strerror or 'could not be read or written'}"
+    return str(err)
 
 
 def user_errors(fn: F) -> F:

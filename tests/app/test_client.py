@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
+import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import gradio as gr
+import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
-from exercise_rec.app import AppConfig, build_app
-from exercise_rec.app.state import SAMPLES_DIR
+from exercise_rec.app import AppConfig, ModelStore, build_app, outputs
+from exercise_rec.app.state import SAMPLES_DIR, user_errors
+from exercise_rec.app.tempdir import outputs_root, private_root, use_private_gradio_dir
 from exercise_rec.inference import DEFAULT_CHECKPOINT
+from exercise_rec.train.checkpoint import CheckpointError
 
 from .server import serve
 
@@ -136,6 +143,53 @@ def test_frame_sliders_only_pick_stored_frames(monkeypatch):
     panels = np.arange(4 * 2 * 3 * 3, dtype=np.uint8).reshape(4, 2, 3, 3)
     assert (cam_tab.pick_frame(panels, 2) == panels[2]).all() and (cam_tab.pick_frame(panels, 99) == panels[3]).all()
     assert modes_tab.stacked_frame(None, 0) is None
+
+
+def test_checkpoints_are_only_the_listed_ones(client, tmp_path):
+    """A name is never read as a path: not even a real checkpoint outside the folder loads."""
+    store = ModelStore(AppConfig(device="cpu"))
+    assert store.resolve(None) == store.resolve("") == DEFAULT_CHECKPOINT
+    outside = tmp_path / "copy.pt"
+    shutil.copy(DEFAULT_CHECKPOINT, outside)
+    listed = rf"; choose one of: {STANDARD}, {HIGH_TEMPORAL}$"
+    for name in (str(outside), "../checkpoints/" + STANDARD, "nope.pt"):
+        with pytest.raises(CheckpointError, match=rf"^unknown checkpoint .*{listed}"):
+            store.get(name)
+    with pytest.raises(CheckpointError, match="checkpoint must be one name"):
+        store.get([STANDARD])  # type: ignore[arg-type]
+    with pytest.raises(AppError, match=r"^checkpoint must be one name \(a string\), got a list$"):
+        client.predict(_sample("squat.mp4"), [STANDARD], api_name="/predict")
+
+
+def test_uploads_and_outputs_stay_in_a_private_folder(client):
+    """Not the shared /tmp/gradio, which Gradio serves to anyone who knows a path in it."""
+    with open(SAMPLES_DIR / "squat.mp4", "rb") as handle:
+        uploaded = Path(httpx.post(f"{client.src}gradio_api/upload", files={"files": handle}, timeout=30).json()[0])
+    shared = Path(tempfile.gettempdir(), "gradio").resolve()
+    assert not uploaded.resolve().is_relative_to(shared)
+    assert uploaded.resolve().is_relative_to(private_root().resolve())
+    for folder in (private_root(), use_private_gradio_dir(), outputs_root()):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert Path(outputs.image_file(np.zeros((4, 6, 3), np.uint8))).is_relative_to(outputs_root())
+
+
+def test_a_gradio_folder_the_user_chose_is_kept(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    assert use_private_gradio_dir() == tmp_path
+
+
+def test_messages_name_files_not_server_paths(monkeypatch):
+    monkeypatch.setattr(cv2, "imwrite", lambda *args: False)  # a full disk
+    with pytest.raises(gr.Error) as caught:
+        user_errors(outputs.image_file)(np.zeros((4, 6, 3), np.uint8))
+    assert "could not write the result image" in caught.value.message and "/" not in caught.value.message
+
+    def missing() -> None:
+        raise FileNotFoundError(2, "No such file or directory", str(outputs_root() / "x" / "clip.mp4"))
+
+    with pytest.raises(gr.Error) as caught:
+        user_errors(missing)()
+    assert caught.value.message == "clip.mp4: No such file or directory"
 
 
 def test_every_tab_offers_the_samples_as_video_thumbnails():
