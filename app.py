@@ -29,22 +29,26 @@ def main() -> None:
     parser.add_argument("--max-upload", default="200mb", help="largest upload accepted, e.g. 200mb, 1gb")
     parser.add_argument("--max-pixels", default="4096x2160",
                         help="largest video frame decoded, WIDTHxHEIGHT or a pixel count (default 4096x2160)")
+    parser.add_argument("--frames-budget", default="256mb",
+                        help="memory for the frames the sliders scrub, all sessions together; the least "
+                             "recently used are dropped first (default 256mb)")
+    parser.add_argument("--max-sessions", type=int, default=1000,
+                        help="sessions whose state is kept (0.3-0.5 MB each); the least recently active go first")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from exercise_rec.app import AppConfig, build_app
+    from exercise_rec.app import AppConfig, build_app, launch_options
 
     try:
         config = AppConfig(
-            device=args.device, concurrency=args.concurrency, max_upload=args.max_upload, max_pixels=args.max_pixels
+            device=args.device, concurrency=args.concurrency, max_upload=args.max_upload, max_pixels=args.max_pixels,
+            frames_budget=args.frames_budget, max_sessions=args.max_sessions,
         )
     except ValueError as err:
         parser.error(str(err))
     if args.checkpoint is not None:
         config = replace(config, default_checkpoint=args.checkpoint, extra_checkpoints=(args.checkpoint,))
-    build_app(config).launch(
-        server_name=args.host, server_port=args.port, share=args.share, max_file_size=config.upload_bytes
-    )
+    build_app(config).launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(config))
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ from exercise_rec.app.tempdir import use_private_gradio_dir
 
 use_private_gradio_dir()  # before gradio is imported (see the function)
 
+from typing import Any  # noqa: E402
+
 import gradio as gr  # noqa: E402
 
 from exercise_rec.app import augment_tab, cam_tab, models_tab, modes_tab, predict_tab  # noqa: E402
 from exercise_rec.app.state import AppConfig, ModelStore  # noqa: E402
 
-__all__ = ["AppConfig", "ModelStore", "build_app"]
+__all__ = ["AppConfig", "ModelStore", "build_app", "launch_options"]
 
 TITLE = "exercise_rec: which exercise, and where the 3D CNN looks"
 # Uploads and outputs in Gradio's cache are deleted once this old (checked as often): by default
@@ -37,3 +39,7 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
     app.queue(default_concurrency_limit=store.config.concurrency, max_size=64)
     return app
 
+
+def launch_options(config: AppConfig) -> dict[str, Any]:
+    """``launch()`` settings that enforce ``config``'s limits (Gradio takes these only at launch)."""
+    return {"max_file_size": config.upload_bytes, "state_session_capacity": config.max_sessions}

@@ -52,10 +52,8 @@ def augment_clip(
     return clip.numpy(), augmented, {"seed": int(seed), **params.as_dict()}
 
 
-def pair_frame(pair: tuple[np.ndarray, np.ndarray] | None, index: int) -> np.ndarray | None:
+def pair_frame(pair: tuple[np.ndarray, np.ndarray], index: float) -> np.ndarray:
     """Frame ``index`` of original | augmented, side by side (for the scrubbing slider)."""
-    if pair is None:
-        return None
     original, augmented = pair
     k = int(np.clip(index, 0, len(augmented) - 1))
     return frame_tools.side_by_side([original[k : k + 1], augmented[k : k + 1]], ["original", "augmented"])[0]
@@ -67,7 +65,7 @@ def build(store: ModelStore) -> None:
     @user_errors
     def augment(
         video: str | None, crop: bool, scale_min: float, scale_max: float, ratio_min: float, ratio_max: float,
-        flip: bool, flip_p: float, rotate: bool, degrees: float, size: float, seed: float,
+        flip: bool, flip_p: float, rotate: bool, degrees: float, size: float, seed: float, previous: str | None = None,
     ) -> tuple[Any, ...]:  # fmt: skip
         path = require_video(video, store.config)
         original, augmented, params = augment_clip(
@@ -75,8 +73,9 @@ def build(store: ModelStore) -> None:
             int(size), int(seed),
         )  # fmt: skip
         pair = (original, augmented)
+        token = store.frames.put(pair, replaces=previous)
         slider = gr.Slider(minimum=0, maximum=len(augmented) - 1, value=0, step=1)
-        return frame_files(original), frame_files(augmented), params, pair, slider, image_file(pair_frame(pair, 0))
+        return frame_files(original), frame_files(augmented), params, token, slider, image_file(pair_frame(pair, 0))
 
     with gr.Row():
         with gr.Column(scale=1):
@@ -105,11 +104,12 @@ def build(store: ModelStore) -> None:
             with gr.Accordion("all frames", open=False):
                 before = gr.Gallery(label="original", columns=8, height="auto")
                 after = gr.Gallery(label="augmented", columns=8, height="auto")
-    pair = gr.State(time_to_live=FRAMES_TTL_S)
+    pair = gr.State(time_to_live=FRAMES_TTL_S, delete_callback=store.frames.discard)
 
     sample_examples(store, video)
-    inputs = [video, crop, scale_min, scale_max, ratio_min, ratio_max, flip, flip_p, rotate, degrees, size, seed]
+    inputs = [video, crop, scale_min, scale_max, ratio_min, ratio_max, flip, flip_p, rotate, degrees, size, seed, pair]
     outputs = [before, after, params, pair, index, view]
     run.click(augment, inputs, outputs, api_name="augment")
     new_draw.click(lambda s: int(s or 0) + 1, seed, seed, api_name=False).then(augment, inputs, outputs, api_name=False)
-    index.change(pair_frame, [pair, index], view, api_name=False, show_progress="hidden")
+    picker = user_errors(store.frames.picker(pair_frame, "the augmentation"))
+    index.change(picker, [pair, index], view, api_name=False, show_progress="hidden")

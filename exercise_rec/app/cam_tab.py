@@ -80,10 +80,8 @@ def render_cam(
     )
 
 
-def pick_frame(panels: np.ndarray | None, index: float) -> np.ndarray | None:
+def pick_frame(panels: np.ndarray, index: float) -> np.ndarray:
     """One stored frame (the slider's event: no recomputation)."""
-    if panels is None:
-        return None
     return panels[int(np.clip(index, 0, len(panels) - 1))]
 
 
@@ -99,7 +97,7 @@ def build(store: ModelStore) -> None:
     @user_errors
     def explain(
         video: str | None, checkpoint: str | None, method: str, layer: str | None, target: str | None,
-        per_frame: bool = False, progress: gr.Progress = gr.Progress(),
+        per_frame: bool = False, previous: str | None = None, progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, ...]:  # fmt: skip
         path = require_video(video, store.config)
         progress(0.1, desc="loading model")
@@ -110,7 +108,7 @@ def build(store: ModelStore) -> None:
         importance = [round(float(v), 6) for v in rendered.importance]
         return (
             frame_files(rendered.panels), importance, rendered.summary(), rendered.figure, str(rendered.video),
-            rendered.panels, slider, image_file(rendered.panels[0]),
+            store.frames.put(rendered.panels, replaces=previous), slider, image_file(rendered.panels[0]),
         )  # fmt: skip
 
     @user_errors
@@ -139,10 +137,11 @@ def build(store: ModelStore) -> None:
             with gr.Accordion("all frames and numbers", open=False):
                 gallery = gr.Gallery(label="input | overlay", columns=4, height="auto")
                 importance = gr.JSON(label="per-frame importance")
-    panels = gr.State(time_to_live=FRAMES_TTL_S)
+    panels = gr.State(time_to_live=FRAMES_TTL_S, delete_callback=store.frames.discard)
 
     sample_examples(store, video)
     checkpoint.change(on_checkpoint, checkpoint, [layer, target, card], api_name=False)
     outputs = [gallery, importance, summary, plot, download, panels, index, view]
-    run.click(explain, [video, checkpoint, method, layer, target, per_frame], outputs, api_name="explain")
-    index.change(pick_frame, [panels, index], view, api_name=False, show_progress="hidden")
+    run.click(explain, [video, checkpoint, method, layer, target, per_frame, panels], outputs, api_name="explain")
+    picker = user_errors(store.frames.picker(pick_frame, "the explanation"))
+    index.change(picker, [panels, index], view, api_name=False, show_progress="hidden")

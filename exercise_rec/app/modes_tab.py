@@ -15,7 +15,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from exercise_rec.app.cam_tab import RenderedCam, render_cam
+from exercise_rec.app.cam_tab import render_cam
 from exercise_rec.app.outputs import image_file
 from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, sample_examples, user_errors
 from exercise_rec.explain import cam_layers, model_lock
@@ -76,11 +76,9 @@ def comparison_table(predictors: dict[str, Predictor], latency_ms: dict[str, flo
     return header + "\n".join(f"| {name} | " + " | ".join(v[m] for m in predictors) + " |" for name, v in rows)
 
 
-def stacked_frame(cams: dict[str, RenderedCam] | None, index: float) -> np.ndarray | None:
-    """Frame ``index`` of both modes' input | overlay panels, one above the other."""
-    if not cams:
-        return None
-    panels = [c.panels[int(np.clip(index, 0, len(c.panels) - 1))] for c in cams.values()]
+def stacked_frame(panels_by_mode: dict[str, np.ndarray], index: float) -> np.ndarray:
+    """Frame ``index`` of both modes' input | overlay panels (uint8 [T, H, W, 3] each), one above the other."""
+    panels = [p[int(np.clip(index, 0, len(p) - 1))] for p in panels_by_mode.values()]
     width = max(p.shape[1] for p in panels)
     padded = [np.pad(p, ((0, 4), (0, width - p.shape[1]), (0, 0))) for p in panels]
     return np.concatenate(padded, axis=0)
@@ -90,7 +88,9 @@ def build(store: ModelStore) -> None:
     """The tab's components and events; registers the ``/compare_modes`` endpoint."""
 
     @user_errors
-    def compare(video: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    def compare(
+        video: str | None, previous: str | None = None, progress: gr.Progress = gr.Progress()
+    ) -> tuple[Any, ...]:
         path = require_video(video, store.config)
         names = {mode: store.by_mode(mode) for mode in MODES}
         predictors = {mode: store.get(name) for mode, name in names.items()}
@@ -106,8 +106,10 @@ def build(store: ModelStore) -> None:
         progress(0.9, desc="cost of each model")
         table = comparison_table(explainers, latency)
         summaries = "\n\n".join(f"`{mode}`: {cam.summary()}" for mode, cam in cams.items())
-        slider = gr.Slider(minimum=0, maximum=len(cams[MODES[0]].panels) - 1, value=0, step=1)
-        return labels[MODES[0]], labels[MODES[1]], table, summaries, cams, slider, image_file(stacked_frame(cams, 0))
+        panels = {mode: cam.panels for mode, cam in cams.items()}
+        token = store.frames.put(panels, replaces=previous)
+        slider = gr.Slider(minimum=0, maximum=len(panels[MODES[0]]) - 1, value=0, step=1)
+        return labels[MODES[0]], labels[MODES[1]], table, summaries, token, slider, image_file(stacked_frame(panels, 0))
 
     gr.Markdown(EXPLANATION)
     with gr.Row():
@@ -123,8 +125,9 @@ def build(store: ModelStore) -> None:
     view = gr.Image(label="Grad-CAM at the last layer: standard (top) | high_temporal (bottom)", type="numpy")
     index = gr.Slider(0, 15, 0, step=1, label="frame (both modes)")
     summaries = gr.Markdown()
-    cams = gr.State(time_to_live=FRAMES_TTL_S)
+    panels = gr.State(time_to_live=FRAMES_TTL_S, delete_callback=store.frames.discard)
 
-    outputs = [standard, high, table, summaries, cams, index, view]
-    run.click(compare, video, outputs, api_name="compare_modes")
-    index.change(stacked_frame, [cams, index], view, api_name=False, show_progress="hidden")
+    outputs = [standard, high, table, summaries, panels, index, view]
+    run.click(compare, [video, panels], outputs, api_name="compare_modes")
+    picker = user_errors(store.frames.picker(stacked_frame, "the comparison"))
+    index.change(picker, [panels, index], view, api_name=False, show_progress="hidden")

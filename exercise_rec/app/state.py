@@ -5,6 +5,8 @@ are read-only at inference). CAMs and profiling hook into a model's layers, and 
 forward pass through its module, whichever thread runs it: so they get a second instance of the
 checkpoint (:meth:`ModelStore.explainer`), where ``explain.model_lock`` serialises them, and
 predictions never run through hooked layers.
+Why one frame store: what the sliders scrub (MBs per request) is kept server-side under one byte
+budget for all sessions together (:mod:`exercise_rec.app.frame_store`); sessions hold tokens.
 Why one error wrapper: a user's mistake (a corrupt upload, a wrong checkpoint) must reach the page
 as a readable ``gr.Error`` while the server keeps serving; anything else is logged with its
 traceback and shown as a short failure message.
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
+from exercise_rec.app.frame_store import FrameStore
 from exercise_rec.app.limits import check_video, parse_pixels, parse_size
 from exercise_rec.data.video import VideoError, VideoInfo
 from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
@@ -31,9 +34,9 @@ log = logging.getLogger(__name__)
 
 SAMPLES_DIR = CHECKPOINT_DIR.parent / "samples"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
-# How long a session keeps its frames for the scrubbing sliders (MBs per request). Gradio frees a
-# browser tab's state when the tab closes, but an API client's session never closes, so without a
-# time-to-live every CAM request by a new client stayed in memory (about 6 MB each under load).
+# How long a session keeps the token of its frames for the scrubbing sliders. Gradio frees a browser
+# tab's state when the tab closes, but an API client's session never closes; expiry also drops the
+# frames from the store (its delete callback), before the byte budget would.
 FRAMES_TTL_S = 15 * 60
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,11 +53,23 @@ class AppConfig:
     concurrency: int = 2  # requests computing at once; the rest wait in the queue
     max_upload: str | int = "200mb"  # bytes, or "200mb"/"1gb" (binary units, as Gradio's max_file_size)
     max_pixels: str | int = "4096x2160"  # largest decoded frame: "WIDTHxHEIGHT" or a pixel count (DCI 4K)
+    # Memory for the frames the sliders scrub, all sessions together (about 2-8 MB per result): sized
+    # for a 2-core / 4 GB server, where the app itself takes about 1.1 GB.
+    frames_budget: str | int = "256mb"
+    # Sessions whose Gradio state is kept (0.3-0.5 MB each: Gradio copies the page's config per
+    # session and keeps it, 10,000 sessions by default); the least recently active go first.
+    max_sessions: int = 1000
 
     def __post_init__(self) -> None:
         """A bad limit fails at start-up (``ValueError``), not on the first request."""
         parse_size(self.max_upload)
         parse_pixels(self.max_pixels)
+        try:
+            parse_size(self.frames_budget)
+        except ValueError:
+            raise ValueError(f"frames budget must look like 256mb or 1gb, got {self.frames_budget!r}") from None
+        if self.max_sessions < 1:
+            raise ValueError(f"max sessions must be at least 1, got {self.max_sessions}")
 
     @property
     def upload_bytes(self) -> int:
@@ -64,14 +79,22 @@ class AppConfig:
     def frame_pixels(self) -> int:
         return parse_pixels(self.max_pixels)
 
+    @property
+    def frames_bytes(self) -> int:
+        return parse_size(self.frames_budget)
+
 
 @dataclass
 class ModelStore:
-    """Checkpoints by display name, each loaded on first use and then shared."""
+    """Checkpoints by display name, each loaded on first use and then shared; and the sliders' frames."""
 
     config: AppConfig
+    frames: FrameStore = field(init=False)
     _loaded: dict[tuple[Path, str], Predictor] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.frames = FrameStore(self.config.frames_bytes)
 
     def checkpoints(self) -> dict[str, Path]:
         """Display name -> file: the default first, then ``checkpoint_dir/*.pt`` and any extras."""

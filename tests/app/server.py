@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from gradio_client import Client
 
-from exercise_rec.app import AppConfig, build_app
+from exercise_rec.app import AppConfig, build_app, launch_options
 
 
 def free_port() -> int:
@@ -23,8 +23,7 @@ def served(config: AppConfig) -> Iterator[str]:
     app = build_app(config)
     port = free_port()
     app.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-        max_file_size=config.upload_bytes,
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options(config)
     )  # fmt: skip
     try:
         yield f"http://127.0.0.1:{port}/"

@@ -1,8 +1,8 @@
 """The app in a real browser: Debian's headless Chromium driven by Playwright, fully offline.
 
 What the Gradio client cannot see: the page loads and renders, an upload in the video component
-triggers the prediction, each tab's button shows its result, and the page asks no host other than
-this machine for anything (no CDN, fonts, analytics).
+triggers the prediction, each tab's button shows its result, the frame sliders scrub what the
+server kept, and the page asks no host other than this machine for anything (no CDN, fonts, analytics).
 
 Needs ``/usr/bin/chromium`` (``make setup`` installs it with apt-get when it can) and the
 ``playwright`` package (requirements-dev.txt); no ``playwright install`` browser download.
@@ -211,3 +211,19 @@ def test_each_tab_shows_its_result_and_the_readme_screenshot(session, tmp_path, 
     assert 10_000 < shot.stat().st_size <= MAX_SCREENSHOT_BYTES
     assert session.errors == [], f"uncaught errors in the page: {session.errors}"
     assert session.offsite() == [], f"the page asked hosts other than this machine: {session.offsite()}"
+
+
+@pytest.mark.parametrize("name", ["augmentations", "grad-cam"])
+def test_the_frame_slider_shows_the_stored_frames(session, name):
+    """The slider looks the session's frames up on the server (a token in gr.State): a new frame, no error."""
+    page = session.page
+    panel = TABS[name](session)
+    wait_until_idle(page, panel)
+    view = panel.locator("img").first  # the "input | overlay" / "original | augmented" image
+    shown = view.get_attribute("src")
+    frame = panel.get_by_label("number input for frame")
+    frame.fill("5")
+    frame.press("Enter")
+    expect(view).not_to_have_attribute("src", shown or "", timeout=RESULT_TIMEOUT_MS)
+    expect(page.get_by_test_id("toast-body")).to_have_count(0)
+    assert session.errors == [], f"uncaught errors in the page: {session.errors}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,8 +124,9 @@ def test_bad_uploads_are_readable_errors_and_the_app_keeps_serving(client, tmp_p
 
 
 def test_frame_sliders_only_pick_stored_frames(monkeypatch):
-    """Scrubbing must never recompute: every slider's change handler reads gr.State and the slider only."""
-    from exercise_rec.app import cam_tab, modes_tab
+    """Scrubbing must never recompute: every slider's change handler reads gr.State and the slider only,
+    and frames that the store dropped give a message, not a traceback."""
+    from exercise_rec.app import cam_tab
     from exercise_rec.explain import video as explain_video_module
 
     app = build_app(AppConfig(device="cpu"))
@@ -133,8 +135,10 @@ def test_frame_sliders_only_pick_stored_frames(monkeypatch):
     for dep in app.fns.values():
         for block_id, event in dep.targets:
             if event == "change" and isinstance(blocks.get(block_id), gr.Slider):
-                handlers[dep.fn.__name__] = [type(component).__name__ for component in dep.inputs]
-    assert handlers == {name: ["State", "Slider"] for name in ("pair_frame", "pick_frame", "stacked_frame")}
+                handlers[dep.fn.__name__] = dep.fn, [type(component).__name__ for component in dep.inputs]
+    assert {name: inputs for name, (_, inputs) in handlers.items()} == {
+        name: ["State", "Slider"] for name in ("pair_frame", "pick_frame", "stacked_frame")
+    }
 
     def no_cam(*args, **kwargs):
         raise AssertionError("a slider recomputed the CAM")
@@ -142,7 +146,10 @@ def test_frame_sliders_only_pick_stored_frames(monkeypatch):
     monkeypatch.setattr(explain_video_module, "compute_cam", no_cam)
     panels = np.arange(4 * 2 * 3 * 3, dtype=np.uint8).reshape(4, 2, 3, 3)
     assert (cam_tab.pick_frame(panels, 2) == panels[2]).all() and (cam_tab.pick_frame(panels, 99) == panels[3]).all()
-    assert modes_tab.stacked_frame(None, 0) is None
+    pick = handlers["pick_frame"][0]
+    assert pick(None, 0) is None  # no explanation yet in this session
+    with pytest.raises(gr.Error, match=r"these frames expired .*; run the explanation again"):
+        pick("a-token-the-store-dropped", 3)
 
 
 def test_checkpoints_are_only_the_listed_ones(client, tmp_path):
@@ -202,3 +209,28 @@ def test_every_tab_offers_the_samples_as_video_thumbnails():
         assert [c["name"] for c in props["components"]] == ["video"]
         shown = sorted(row[0]["orig_name"] for row in props["samples"])
         assert shown == sample_names
+
+
+def test_app_py_passes_the_frame_budget_and_session_cap(monkeypatch, capsys):
+    import app as app_script
+
+    launched: dict = {}
+
+    class FakeApp:
+        def launch(self, **kwargs) -> None:
+            launched.update(kwargs)
+
+    def fake_build_app(config: AppConfig) -> FakeApp:
+        launched["config"] = config
+        return FakeApp()
+
+    monkeypatch.setattr("exercise_rec.app.build_app", fake_build_app)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--frames-budget", "64mb", "--max-sessions", "10"])
+    app_script.main()
+    assert launched["config"].frames_bytes == 64 * 2**20 and launched["state_session_capacity"] == 10
+    assert ModelStore(launched["config"]).frames.budget == 64 * 2**20
+    monkeypatch.setattr(sys, "argv", ["app.py", "--frames-budget", "lots"])
+    with pytest.raises(SystemExit) as exit_info:
+        app_script.main()
+    assert exit_info.value.code == 2
+    assert "frames budget must look like 256mb or 1gb, got 'lots'" in capsys.readouterr().err
