@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 import torch
 
+from exercise_rec.app import bounds
 from exercise_rec.app.outputs import frame_files, image_file
 from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, sample_examples, user_errors
 from exercise_rec.data import frames as frame_tools
@@ -59,6 +60,11 @@ def pair_frame(pair: tuple[np.ndarray, np.ndarray], index: float) -> np.ndarray:
     return frame_tools.side_by_side([original[k : k + 1], augmented[k : k + 1]], ["original", "augmented"])[0]
 
 
+def next_seed(seed: float | None) -> int:
+    """The "New draw" button's seed: the next one, back to 0 after the largest."""
+    return (int(seed or 0) + 1) % (bounds.SEED_MAX + 1)
+
+
 def build(store: ModelStore) -> None:
     """The tab's components and events; registers the ``/augment`` endpoint."""
 
@@ -67,6 +73,9 @@ def build(store: ModelStore) -> None:
         video: str | None, crop: bool, scale_min: float, scale_max: float, ratio_min: float, ratio_max: float,
         flip: bool, flip_p: float, rotate: bool, degrees: float, size: float, seed: float, previous: str | None = None,
     ) -> tuple[Any, ...]:  # fmt: skip
+        values = (scale_min, scale_max, ratio_min, ratio_max, flip_p, degrees, size, seed)
+        for setting, value in zip(numeric, values, strict=True):
+            bounds.check(setting, value)
         path = require_video(video, store.config)
         original, augmented, params = augment_clip(
             str(path), crop, (scale_min, scale_max), (ratio_min, ratio_max), flip, flip_p, rotate, degrees,
@@ -83,18 +92,18 @@ def build(store: ModelStore) -> None:
             with gr.Group():
                 crop = gr.Checkbox(True, label="RandomResizedCrop")
                 with gr.Row():
-                    scale_min = gr.Slider(0.05, 1.0, 0.6, step=0.05, label="scale min (area share)")
-                    scale_max = gr.Slider(0.05, 1.0, 1.0, step=0.05, label="scale max")
+                    scale_min = bounds.Slider(0.05, 1.0, 0.6, step=0.05, label="scale min (area share)")
+                    scale_max = bounds.Slider(0.05, 1.0, 1.0, step=0.05, label="scale max")
                 with gr.Row():
-                    ratio_min = gr.Slider(0.3, 3.0, 0.75, step=0.05, label="ratio min (w/h)")
-                    ratio_max = gr.Slider(0.3, 3.0, 1.33, step=0.05, label="ratio max")
+                    ratio_min = bounds.Slider(0.3, 3.0, 0.75, step=0.05, label="ratio min (w/h)")
+                    ratio_max = bounds.Slider(0.3, 3.0, 1.33, step=0.05, label="ratio max")
                 flip = gr.Checkbox(True, label="RandomHorizontalFlip")
-                flip_p = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="flip probability")
+                flip_p = bounds.Slider(0.0, 1.0, 0.5, step=0.05, label="flip probability")
                 rotate = gr.Checkbox(True, label="RandomRotation")
-                degrees = gr.Slider(0, 45, 10, step=1, label="rotation +- degrees")
-                size = gr.Slider(64, 256, 128, step=16, label="output size (pixels)")
+                degrees = bounds.Slider(0, 45, 10, step=1, label="rotation +- degrees")
+                size = bounds.Slider(64, 256, 128, step=16, label="output size (pixels)")
             with gr.Row():
-                seed = gr.Number(0, precision=0, label="seed")
+                seed = bounds.Number(0, minimum=0, maximum=bounds.SEED_MAX, precision=0, label="seed")
                 new_draw = gr.Button("New draw")
             run = gr.Button("Augment", variant="primary")
         with gr.Column(scale=2):
@@ -105,11 +114,12 @@ def build(store: ModelStore) -> None:
                 before = gr.Gallery(label="original", columns=8, height="auto")
                 after = gr.Gallery(label="augmented", columns=8, height="auto")
     pair = gr.State(time_to_live=FRAMES_TTL_S, delete_callback=store.frames.discard)
+    numeric = (scale_min, scale_max, ratio_min, ratio_max, flip_p, degrees, size, seed)
 
     sample_examples(store, video)
     inputs = [video, crop, scale_min, scale_max, ratio_min, ratio_max, flip, flip_p, rotate, degrees, size, seed, pair]
     outputs = [before, after, params, pair, index, view]
     run.click(augment, inputs, outputs, api_name="augment")
-    new_draw.click(lambda s: int(s or 0) + 1, seed, seed, api_name=False).then(augment, inputs, outputs, api_name=False)
+    new_draw.click(next_seed, seed, seed, api_name=False).then(augment, inputs, outputs, api_name=False)
     picker = user_errors(store.frames.picker(pair_frame, "the augmentation"))
     index.change(picker, [pair, index], view, api_name=False, show_progress="hidden")
