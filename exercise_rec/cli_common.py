@@ -11,15 +11,20 @@ import logging
 import sys
 from collections.abc import Callable
 
+from exercise_rec.errors import ExerciseRecError
+
 USAGE_ERROR = 2
 
 
 def run_cli(main: Callable[[], int]) -> int:
-    """Run ``main`` turning user-fixable errors (``ValueError``, ``OSError``) into one stderr line."""
+    """Run ``main`` turning the library's typed errors (:class:`ExerciseRecError`: bad video, wrong
+    checkpoint, bad setting) and the file system's refusals (``OSError``: a missing folder, no
+    permission, a full disk, always naming the path) into one stderr line. Anything else is a bug:
+    it propagates with its traceback (exit code 1)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return main()
-    except (ValueError, OSError) as err:
+    except (ExerciseRecError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

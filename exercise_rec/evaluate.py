@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from exercise_rec.errors import ConfigError
 from exercise_rec.cli_common import OneLineParser, run_cli
-from exercise_rec.data.dataset import SPLITS, ClipItem, ExerciseVideoDataset
+from exercise_rec.data.dataset import SPLITS, ClipItem, DatasetError, ExerciseVideoDataset
 from exercise_rec.data.video import VideoError
 from exercise_rec.inference import Predictor
 from exercise_rec.train.checkpoint import CheckpointError
@@ -55,7 +56,7 @@ def evaluate(
 ) -> Evaluation:
     """Classify every video of ``split`` (``None``: all videos); unreadable files are skipped and reported."""
     if views < 1:
-        raise ValueError(f"views must be >= 1, got {views}")
+        raise ConfigError(f"views must be >= 1, got {views}")
     dataset = ExerciseVideoDataset(root, split, predictor.meta.clip_len, seed=seed)  # type: ignore[arg-type]
     if dataset.class_names != predictor.class_names:
         raise CheckpointError(
@@ -100,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def _run() -> int:
         if not args.data.is_dir():
-            raise FileNotFoundError(f"{args.data}: dataset directory not found")
+            raise DatasetError(args.data, "dataset directory not found")
         predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
         split = None if args.split == "all" else args.split
         result = evaluate(predictor, args.data, split, args.views, args.seed)

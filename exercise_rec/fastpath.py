@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from exercise_rec.errors import ExerciseRecError
 from exercise_rec.device import clip_memory_format
 from exercise_rec.io import atomic_path
 
@@ -42,7 +43,7 @@ RUNTIME_PACKAGES = {"onnx": "onnxruntime", "openvino": "openvino"}
 ClipShape = tuple[int, int, int, int, int]  # [N, C, T, H, W]
 
 
-class FastPathError(ValueError):
+class FastPathError(ExerciseRecError, ValueError):
     """A backend that is unknown or not installed, or an export that does not match the eager model."""
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from exercise_rec.errors import ConfigError
 from exercise_rec.data.transforms import AugmentConfig, build_transforms
 from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
 from exercise_rec.data.video import VideoInfo, probe, read_clip, read_windows
@@ -147,7 +148,7 @@ class Predictor:
     def predict(self, video: str | PathLike[str] | torch.Tensor, top_k: int = 5) -> Prediction:
         """Classify a video file (sampled uniformly over its whole length) or a decoded uint8 clip."""
         if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
+            raise ConfigError(f"top_k must be >= 1, got {top_k}")
         started = time.perf_counter()
         clip = video if isinstance(video, torch.Tensor) else self.decode(video)
         probs = self.probabilities([clip])[0]
@@ -182,7 +183,7 @@ class Predictor:
         video's length. ``info``: the file's :func:`probe`, when the caller already has it.
         """
         if stride_s <= 0 or window_s <= 0:
-            raise ValueError(f"stride_s and window_s must be > 0, got {stride_s}, {window_s}")
+            raise ConfigError(f"stride_s and window_s must be > 0, got {stride_s}, {window_s}")
         info = info or probe(path, limits=self.limits)
         window = max(1, round(window_s * info.fps))
         stride = max(1, round(stride_s * info.fps))

@@ -12,6 +12,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exercise_rec.errors import ConfigError
+
 SECTIONS = {  # name -> title in the table, in the table's order
     "inference": "1. inference",
     "decode": "2. decode",
@@ -50,9 +52,9 @@ class BenchConfig:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.sections) - set(SECTIONS))
         if unknown:
-            raise ValueError(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(SECTIONS)}")
+            raise ConfigError(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(SECTIONS)}")
         if self.repeats < 1 or self.warmup < 0 or self.threads < 1:
-            raise ValueError(f"need repeats >= 1, warmup >= 0, threads >= 1; got {self.repeats}, {self.warmup}, "
+            raise ConfigError(f"need repeats >= 1, warmup >= 0, threads >= 1; got {self.repeats}, {self.warmup}, "
                              f"{self.threads}")
 
     @classmethod

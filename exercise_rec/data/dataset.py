@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
+from exercise_rec.errors import ConfigError, ExerciseRecError
 from exercise_rec.data.video import (
     DEFAULT_LIMITS,
     Sampling,
@@ -58,7 +59,7 @@ _DATASET_LIMITS = replace(DEFAULT_LIMITS, isolated_header=False)
 _WORKER_LIMITS = replace(_DATASET_LIMITS, threads=1)
 
 
-class DatasetError(ValueError):
+class DatasetError(ExerciseRecError, ValueError):
     """A dataset folder that cannot be used as asked; the message names the root and the problem."""
 
     def __init__(self, root: Path, problem: str) -> None:
@@ -76,7 +77,7 @@ class SplitConfig:
 
     def __post_init__(self) -> None:
         if not (0 <= self.val_fraction and 0 <= self.test_fraction and self.val_fraction + self.test_fraction < 1):
-            raise ValueError(f"need 0 <= val, test fractions and val + test < 1, got {self}")
+            raise ConfigError(f"need 0 <= val, test fractions and val + test < 1, got {self}")
 
     def counts(self, n: int) -> tuple[int, int, int]:
         """(train, val, test) sizes for a group of ``n``."""
@@ -109,9 +110,9 @@ class LongLayoutConfig:
 
     def __post_init__(self) -> None:
         if not (1 <= self.min_frames <= self.window and self.stride >= 1):
-            raise ValueError(f"need 1 <= min_frames <= window and stride >= 1, got {self}")
+            raise ConfigError(f"need 1 <= min_frames <= window and stride >= 1, got {self}")
         if not self.header and not (isinstance(self.frame_column, int) and isinstance(self.label_column, int)):
-            raise ValueError("without a header, frame_column and label_column must be column numbers")
+            raise ConfigError("without a header, frame_column and label_column must be column numbers")
 
 
 @dataclass(frozen=True)
@@ -354,9 +355,9 @@ class ExerciseVideoDataset(Dataset):
         if not self.root.is_dir():
             raise DatasetError(self.root, "dataset folder not found")
         if split is not None and split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+            raise ConfigError(f"split must be one of {SPLITS} or None, got {split!r}")
         if clip_len < 1:
-            raise ValueError(f"clip_len must be >= 1, got {clip_len}")
+            raise ConfigError(f"clip_len must be >= 1, got {clip_len}")
         self.split = split
         self.clip_len = clip_len
         self.transform = transform

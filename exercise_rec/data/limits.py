@@ -17,6 +17,8 @@ import os
 import re
 from dataclasses import dataclass, replace
 
+from exercise_rec.errors import ConfigError
+
 __all__ = ["DEFAULT_LIMITS", "DecodeLimits", "parse_pixels"]
 
 PIXELS_ENV = "EXERCISE_REC_MAX_PIXELS"
@@ -29,9 +31,9 @@ def parse_pixels(pixels: str | int) -> int:
     try:
         value = int(match[1]) * int(match[2]) if match else int(pixels)
     except ValueError:
-        raise ValueError(f"pixel limit must be WIDTHxHEIGHT (e.g. 4096x2160) or a count, got {pixels!r}") from None
+        raise ConfigError(f"pixel limit must be WIDTHxHEIGHT (e.g. 4096x2160) or a count, got {pixels!r}") from None
     if value < 1:
-        raise ValueError(f"pixel limit must be at least 1, got {pixels!r}")
+        raise ConfigError(f"pixel limit must be at least 1, got {pixels!r}")
     return value
 
 
@@ -73,11 +75,11 @@ class DecodeLimits:
 
     def __post_init__(self) -> None:
         if min(self.open_timeout_s, self.read_timeout_s, self.budget_s) < 0 or self.threads < 0:
-            raise ValueError(f"timeouts, budget and threads must be >= 0, got {self}")
+            raise ConfigError(f"timeouts, budget and threads must be >= 0, got {self}")
         if self.max_count_frames < 1 or self.seek_gap < 1 or not 0 <= self.max_missing_fraction < 1:
-            raise ValueError(f"need max_count_frames, seek_gap >= 1 and 0 <= max_missing_fraction < 1, got {self}")
+            raise ConfigError(f"need max_count_frames, seek_gap >= 1 and 0 <= max_missing_fraction < 1, got {self}")
         if self.max_pixels < 1 or not (math.isfinite(self.max_aspect) and self.max_aspect >= 1):
-            raise ValueError(f"need max_pixels >= 1 and a finite max_aspect >= 1, got {self}")
+            raise ConfigError(f"need max_pixels >= 1 and a finite max_aspect >= 1, got {self}")
 
     def with_pixels(self, pixels: str | int) -> DecodeLimits:
         """These limits with ``max_pixels`` from ``"WIDTHxHEIGHT"`` or a count (a CLI or app setting)."""
@@ -109,7 +111,7 @@ def limits_from_env(environ: os._Environ[str] | dict[str, str] = os.environ) -> 
         try:
             limits = replace(limits, max_aspect=float(aspect))
         except ValueError as err:
-            raise ValueError(f"{ASPECT_ENV}={aspect!r}: {err}") from None
+            raise ConfigError(f"{ASPECT_ENV}={aspect!r}: {err}") from None
     return limits
 
 

@@ -24,13 +24,15 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from exercise_rec.errors import ExerciseRecError
+
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 _SEED_HIGH = 2**62  # per-call seeds drawn from a user generator lie in [0, _SEED_HIGH)
 
 
-class TransformError(ValueError):
+class TransformError(ExerciseRecError, ValueError):
     """A clip or an augmentation setting the transforms cannot work with."""
 
 

@@ -32,6 +32,7 @@ import imageio_ffmpeg
 import numpy as np
 import torch
 
+from exercise_rec.errors import ConfigError, ExerciseRecError
 from exercise_rec.data.avi import pictures_of_frames
 from exercise_rec.data.containers import (
     AVI,
@@ -74,7 +75,7 @@ Sampling = Literal["uniform", "random"]
 PathArg = str | PathLike[str]
 
 
-class VideoError(ValueError):
+class VideoError(ExerciseRecError, ValueError):
     """A video that cannot be read or written; the message names the file and the reason."""
 
     def __init__(self, path: PathArg, reason: str) -> None:
@@ -286,11 +287,11 @@ def sample_indices(
     so a 1-frame video gives a clip of identical frames.
     """
     if num_frames < 1:
-        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        raise ConfigError(f"num_frames must be >= 1, got {num_frames}")
     if available < 1:
-        raise ValueError(f"need at least one frame to sample from, got {available}")
+        raise ConfigError(f"need at least one frame to sample from, got {available}")
     if sampling not in ("uniform", "random"):
-        raise ValueError(f"sampling must be 'uniform' or 'random', got {sampling!r}")
+        raise ConfigError(f"sampling must be 'uniform' or 'random', got {sampling!r}")
     if available < num_frames:
         return offset + np.arange(num_frames) % available
     edges = np.linspace(0, available, num_frames + 1)
@@ -313,11 +314,11 @@ def resize_shape(height: int, width: int, size: int | Sequence[int] | None) -> t
         return None
     if isinstance(size, int):
         if size < 1:
-            raise ValueError(f"size must be positive, got {size}")
+            raise ConfigError(f"size must be positive, got {size}")
         scale = size / min(height, width)
         return max(1, round(height * scale)), max(1, round(width * scale))
     if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"size must be an int (short side) or (H, W), got {size!r}")
+        raise ConfigError(f"size must be an int (short side) or (H, W), got {size!r}")
     return int(size[0]), int(size[1])
 
 
@@ -474,9 +475,9 @@ def read_clip(
     """
     p = Path(path)
     if start is not None and start < 0:
-        raise ValueError(f"start must be >= 0, got {start}")
+        raise ConfigError(f"start must be >= 0, got {start}")
     if stop is not None and start is None:
-        raise ValueError("stop needs start")
+        raise ConfigError("stop needs start")
     cap, container = _open(p, limits)
     try:
         frames = _Frames.of(_info(cap, container, p, limits), container, p)

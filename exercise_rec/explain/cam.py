@@ -46,10 +46,12 @@ from pytorch_grad_cam import (
 from pytorch_grad_cam.base_cam import BaseCAM
 from torch import nn
 
+from exercise_rec.errors import ExerciseRecError
+
 Normalization = Literal["clip", "frame"]
 
 
-class CamError(ValueError):
+class CamError(ExerciseRecError, ValueError):
     """A layer, method, target or input that a CAM cannot be computed for."""
 
 

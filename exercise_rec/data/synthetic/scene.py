@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from exercise_rec.errors import ExerciseRecError
 from exercise_rec.data.synthetic.figure import (
     JOINT,
     Body,
@@ -34,7 +35,7 @@ from exercise_rec.data.synthetic.upright import no_exercise
 TRANSITION_S = 0.6  # seconds a long recording takes to move between activities (labelled no_exercise)
 
 
-class SynthError(ValueError):
+class SynthError(ExerciseRecError, ValueError):
     """A generator setting or output location that cannot work."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from exercise_rec.errors import ConfigError
 from exercise_rec.data.synthetic.figure import Body, Pose
 from exercise_rec.data.synthetic.rhythm import osc, rhythm, standing
 
@@ -19,7 +20,7 @@ def no_exercise(t: np.ndarray, rng: np.random.Generator, body: Body, variant: st
     if variant is None:
         variant = str(rng.choice(NO_EXERCISE_VARIANTS, p=[0.4, 0.2, 0.2, 0.2]))
     elif variant not in NO_EXERCISE_VARIANTS:
-        raise ValueError(f"unknown no_exercise variant {variant!r}; valid: {NO_EXERCISE_VARIANTS}")
+        raise ConfigError(f"unknown no_exercise variant {variant!r}; valid: {NO_EXERCISE_VARIANTS}")
     pose = standing(t, rng)
     # idle: weight shifts, an arm gesture (scratch head, check a watch), a look around
     shift = np.sin(2 * np.pi * rng.uniform(0.15, 0.4) * t + rng.uniform(0, 6.3))

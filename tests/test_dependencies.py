@@ -1,0 +1,46 @@
+"""The private hooks of other packages that this project builds on, imported as the code uses them.
+
+Why: requirements.txt bounds these packages because the code below subclasses or overrides their
+internals; when a new release moves one, this test says which package and what moved, instead of
+a training run or a CAM failing somewhere deep.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import version
+
+import pytest
+
+
+def _has(owner: object, names: tuple[str, ...], package: str) -> None:
+    missing = [n for n in names if not hasattr(owner, n)]
+    assert not missing, f"{package} {version(package)}: {getattr(owner, '__name__', owner)} lost {missing}; see requirements.txt"
+
+
+def test_lightning_csv_logger_internals_used_by_train_loggers() -> None:
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+    from lightning.pytorch.loggers.logger import rank_zero_experiment  # noqa: F401 (the import is the check)
+
+    _has(ExperimentWriter, ("_check_log_dir_exists", "_rewrite_with_new_header", "log_metrics", "save"), "lightning")
+    writer_params = inspect.signature(ExperimentWriter.__init__).parameters
+    assert "log_dir" in writer_params, f"lightning {version('lightning')}: ExperimentWriter(log_dir=...) changed"
+    logger = CSVLogger("unused", name="logs", version="")
+    _has(logger, ("_experiment", "_fs", "root_dir", "log_dir"), "lightning")
+
+
+def test_grad_cam_internals_overridden_by_explain_cam() -> None:
+    from pytorch_grad_cam.base_cam import BaseCAM
+
+    _has(BaseCAM, ("compute_cam_per_layer", "aggregate_multi_layers", "get_cam_image", "forward"), "grad-cam")
+    params = list(inspect.signature(BaseCAM.compute_cam_per_layer).parameters)
+    assert params == ["self", "input_tensor", "targets", "eigen_smooth"], f"grad-cam {version('grad-cam')}: {params}"
+    assert "activations_and_grads" in inspect.getsource(BaseCAM.__init__), f"grad-cam {version('grad-cam')}"
+
+
+@pytest.mark.parametrize("hook", ["make_params", "transform"])
+def test_torchvision_v2_transform_hooks(hook: str) -> None:
+    from torchvision.transforms import v2
+
+    assert hook in vars(v2.Transform), f"torchvision {version('torchvision')}: v2.Transform.{hook} is not public"
