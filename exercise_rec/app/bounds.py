@@ -15,10 +15,12 @@ from typing import Any
 
 import gradio as gr
 
+from exercise_rec.errors import ConfigError
+
 SEED_MAX = 2**32 - 1  # torch takes up to 2**64 - 1; a 32-bit seed is what people type and share
 
 
-class SettingError(ValueError):
+class SettingError(ConfigError):
     """A numeric setting that is not a number within its range (the message names both)."""
 
 

@@ -21,13 +21,15 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from exercise_rec.errors import ExerciseRecError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class FramesExpired(ValueError):
+class FramesExpired(ExerciseRecError, ValueError):
     """The frames a slider asks for were dropped to stay within the budget (or never kept)."""
 
 

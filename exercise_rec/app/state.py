@@ -27,6 +27,7 @@ import gradio as gr
 from exercise_rec.app.frame_store import FrameStore
 from exercise_rec.app.limits import check_video, parse_pixels, parse_size
 from exercise_rec.data.video import VideoError, VideoInfo
+from exercise_rec.errors import ConfigError
 from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
 from exercise_rec.train.checkpoint import CheckpointError
 
@@ -67,9 +68,9 @@ class AppConfig:
         try:
             parse_size(self.frames_budget)
         except ValueError:
-            raise ValueError(f"frames budget must look like 256mb or 1gb, got {self.frames_budget!r}") from None
+            raise ConfigError(f"frames budget must look like 256mb or 1gb, got {self.frames_budget!r}") from None
         if self.max_sessions < 1:
-            raise ValueError(f"max sessions must be at least 1, got {self.max_sessions}")
+            raise ConfigError(f"max sessions must be at least 1, got {self.max_sessions}")
 
     @property
     def upload_bytes(self) -> int:

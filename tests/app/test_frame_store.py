@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from exercise_rec.app.frame_store import FramesExpired, FrameStore, nbytes
+from exercise_rec.errors import ExerciseRecError
 
 MB = 2**20
 
@@ -64,5 +65,6 @@ def test_the_picker_looks_the_token_up_for_the_slider() -> None:
     assert picker.__name__ == "pick_frame"
     assert picker(store.put(panels), 2) == 2
     assert picker(None, 2) is None  # nothing computed yet in this session
-    with pytest.raises(FramesExpired, match="run the explanation again"):
+    with pytest.raises(FramesExpired, match="run the explanation again") as caught:
         picker("gone", 2)
+    assert isinstance(caught.value, ExerciseRecError)  # a user's message, not a bug

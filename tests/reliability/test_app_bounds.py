@@ -23,6 +23,7 @@ from gradio_client.exceptions import AppError
 from exercise_rec.app import AppConfig, build_app
 from exercise_rec.app.bounds import SettingError, check_setting
 from exercise_rec.app.state import SAMPLES_DIR
+from exercise_rec.errors import ConfigError
 
 from .test_load import settled_rss_mb
 
@@ -82,8 +83,9 @@ def test_every_numeric_input_answers_out_of_range_values_with_its_name(app_clien
     (10**5000, "a 16610-bit integer"), (True, "True"), ("7", "'7'"), (None, "None"), (float("-inf"), "-inf"),
 ], ids=["5000-digit-int", "bool", "str", "none", "-inf"])  # fmt: skip
 def test_any_value_out_of_range_gets_a_short_message_naming_the_setting(value: Any, got: str) -> None:
-    with pytest.raises(SettingError) as caught:
+    with pytest.raises(ConfigError) as caught:
         check_setting("seed", value, 0, 4294967295)
+    assert isinstance(caught.value, SettingError)
     assert str(caught.value) == f"seed must be a number from 0 to 4294967295, got {got}"
 
 
