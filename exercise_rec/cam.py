@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from exercise_rec.cli_common import OneLineParser, run_cli
+from exercise_rec.cli_common import OneLineParser, cli, output_file
+from exercise_rec.errors import ConfigError
 
 
 def _target(text: str) -> int | str:
@@ -30,8 +31,8 @@ def build_parser() -> OneLineParser:
     p.add_argument("--layer", help="layer name (default: the last conv block; see --list-layers)")
     p.add_argument("--method", default="gradcam", choices=list(METHODS), help="CAM method (default gradcam)")
     p.add_argument("--target", type=_target, help="class name or index to explain (default: the predicted class)")
-    p.add_argument("--out", type=Path, help="output mp4: input | overlay, side by side")
-    p.add_argument("--plot", type=Path, help="also save the per-frame importance chart (png/svg/pdf)")
+    p.add_argument("--out", type=output_file(".mp4", ".m4v", ".mov", ".mkv"), help="output mp4: input | overlay, side by side")
+    p.add_argument("--plot", type=output_file(".png", ".svg", ".pdf"), help="also save the per-frame importance chart (png/svg/pdf)")
     p.add_argument("--per-frame", action="store_true",
                    help="normalise each frame on its own (detail in quiet frames; hides when the model looks)")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity in [0, 1] (default 0.5)")
@@ -43,51 +44,48 @@ def build_parser() -> OneLineParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     if not args.list_layers and (args.video is None or args.out is None):
-        parser.error("VIDEO and --out are required (or use --list-layers)")
+        raise ConfigError("VIDEO and --out are required (or use --list-layers)")
+    from exercise_rec.explain import cam_layers, default_layer
+    from exercise_rec.explain.overlay import (
+        cam_video,
+        frame_importance,
+        importance_figure,
+    )
+    from exercise_rec.explain.video import explain_video
+    from exercise_rec.inference import Predictor
 
-    def _run() -> int:
-        from exercise_rec.explain import cam_layers, default_layer
-        from exercise_rec.explain.overlay import (
-            cam_video,
-            frame_importance,
-            importance_figure,
-        )
-        from exercise_rec.explain.video import explain_video
-        from exercise_rec.inference import Predictor
-
-        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
-        if args.list_layers:
-            default = default_layer(predictor.model)
-            for name in cam_layers(predictor.model):
-                print(f"{name}{'  (default)' if name == default else ''}")
-            return 0
-        normalize = "frame" if args.per_frame else "clip"
-        result = explain_video(predictor, args.video, args.layer, args.method, args.target, normalize)
-        cam_video(args.out, result.frames, result.cam, fps=args.fps, alpha=args.alpha, colormap=args.colormap)
-        importance = frame_importance(result.cam)
-        info = result.cam.info
-        if args.plot:
-            importance_figure(importance, info).savefig(args.plot, dpi=120)
-        if args.json:
-            print(json.dumps({
-                "video": str(args.video), "out": str(args.out), "layer": info.layer, "method": info.method,
-                "target": info.target_name, "prob": round(info.prob, 6), "predicted": result.predicted,
-                "temporal_resolution": info.temporal_resolution, "layer_shape": list(info.layer_shape),
-                "normalization": info.normalization, "frame_importance": [round(v, 6) for v in importance],
-            }))  # fmt: skip
-            return 0
-        print(f"{args.video}: explaining {info.target_name} (p={info.prob:.1%}; predicted {result.predicted})")
-        print(f"  {info.method} at {info.layer}: map {info.layer_shape}, T'={info.temporal_resolution}"
-              f"{' (one map for every frame)' if info.temporal_resolution == 1 else ''}")
-        print(f"  per-frame importance: {' '.join(f'{v:.2f}' for v in importance)}")
-        print(f"  wrote {args.out}{f' and {args.plot}' if args.plot else ''}")
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
+    if args.list_layers:
+        default = default_layer(predictor.model)
+        for name in cam_layers(predictor.model):
+            print(f"{name}{'  (default)' if name == default else ''}")
         return 0
+    normalize = "frame" if args.per_frame else "clip"
+    result = explain_video(predictor, args.video, args.layer, args.method, args.target, normalize)
+    cam_video(args.out, result.frames, result.cam, fps=args.fps, alpha=args.alpha, colormap=args.colormap)
+    importance = frame_importance(result.cam)
+    info = result.cam.info
+    if args.plot:
+        importance_figure(importance, info).savefig(args.plot, dpi=120)
+    if args.json:
+        print(json.dumps({
+            "video": str(args.video), "out": str(args.out), "layer": info.layer, "method": info.method,
+            "target": info.target_name, "prob": round(info.prob, 6), "predicted": result.predicted,
+            "temporal_resolution": info.temporal_resolution, "layer_shape": list(info.layer_shape),
+            "normalization": info.normalization, "frame_importance": [round(v, 6) for v in importance],
+        }))  # fmt: skip
+        return 0
+    print(f"{args.video}: explaining {info.target_name} (p={info.prob:.1%}; predicted {result.predicted})")
+    print(f"  {info.method} at {info.layer}: map {info.layer_shape}, T'={info.temporal_resolution}"
+          f"{' (one map for every frame)' if info.temporal_resolution == 1 else ''}")
+    print(f"  per-frame importance: {' '.join(f'{v:.2f}' for v in importance)}")
+    print(f"  wrote {args.out}{f' and {args.plot}' if args.plot else ''}")
+    return 0
 
-    return run_cli(_run)
+
+main = cli(build_parser, _run)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,24 @@ the usual way to trade test time for accuracy. ``--views 1`` is the single centr
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from exercise_rec.errors import ConfigError
-from exercise_rec.cli_common import OneLineParser, run_cli
-from exercise_rec.data.dataset import SPLITS, ClipItem, DatasetError, ExerciseVideoDataset
+from exercise_rec.cli_common import OneLineParser, cli
+from exercise_rec.data.dataset import (
+    SPLITS,
+    ClipItem,
+    DatasetError,
+    ExerciseVideoDataset,
+)
 from exercise_rec.data.video import VideoError
+from exercise_rec.errors import ConfigError
 from exercise_rec.inference import Predictor
 from exercise_rec.train.checkpoint import CheckpointError
 from exercise_rec.train.module import classification_metrics
@@ -96,30 +101,28 @@ def build_parser() -> OneLineParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
+    if not args.data.is_dir():
+        raise DatasetError(args.data, "dataset directory not found")
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
+    split = None if args.split == "all" else args.split
+    result = evaluate(predictor, args.data, split, args.views, args.seed)
+    m = result.metrics
+    print(f"{result.num_videos} videos, {args.views} view(s): top1 {m['top1']:.4f}"
+          + (f"  top5 {m['top5']:.4f}" if "top5" in m else "") + f"  macro_f1 {m['macro_f1']:.4f}")
+    for name, acc in m["per_class_acc"].items():  # type: ignore[union-attr]
+        print(f"  {acc:6.1%}  {name}")
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} unreadable: " + "; ".join(f"{p} ({r})" for p, r in result.skipped.items()))
+    if args.out:
+        save_json({"checkpoint": str(args.checkpoint), "data": str(args.data), "split": args.split,
+                   "views": args.views, "num_videos": result.num_videos, **m}, args.out / "metrics.json")
+        save_confusion(result.confusion, predictor.class_names, args.out, f"{args.split}_confusion")
+        print(f"wrote {args.out}/metrics.json and {args.split}_confusion.png/.csv")
+    return 0
 
-    def _run() -> int:
-        if not args.data.is_dir():
-            raise DatasetError(args.data, "dataset directory not found")
-        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
-        split = None if args.split == "all" else args.split
-        result = evaluate(predictor, args.data, split, args.views, args.seed)
-        m = result.metrics
-        print(f"{result.num_videos} videos, {args.views} view(s): top1 {m['top1']:.4f}"
-              + (f"  top5 {m['top5']:.4f}" if "top5" in m else "") + f"  macro_f1 {m['macro_f1']:.4f}")
-        for name, acc in m["per_class_acc"].items():  # type: ignore[union-attr]
-            print(f"  {acc:6.1%}  {name}")
-        if result.skipped:
-            print(f"skipped {len(result.skipped)} unreadable: " + "; ".join(f"{p} ({r})" for p, r in result.skipped.items()))
-        if args.out:
-            save_json({"checkpoint": str(args.checkpoint), "data": str(args.data), "split": args.split,
-                       "views": args.views, "num_videos": result.num_videos, **m}, args.out / "metrics.json")
-            save_confusion(result.confusion, predictor.class_names, args.out, f"{args.split}_confusion")
-            print(f"wrote {args.out}/metrics.json and {args.split}_confusion.png/.csv")
-        return 0
 
-    return run_cli(_run)
+main = cli(build_parser, _run)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ can serve it without this package. Each installed runtime is checked against the
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
-from exercise_rec.cli_common import OneLineParser, run_cli
+from exercise_rec.cli_common import OneLineParser, cli, output_file
 
 
 def build_parser() -> OneLineParser:
@@ -23,38 +23,36 @@ def build_parser() -> OneLineParser:
 
     p = OneLineParser(prog="python -m exercise_rec.export", description="Export a checkpoint to ONNX.")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="deployable checkpoint (.pt)")
-    p.add_argument("--out", type=Path, required=True, help="ONNX file to write (atomically)")
+    p.add_argument("--out", type=output_file(".onnx"), required=True, help="ONNX file to write (atomically)")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
+    from exercise_rec.fastpath import (
+        RUNTIME_PACKAGES,
+        FastModel,
+        export_onnx,
+        missing_package,
+    )
+    from exercise_rec.train.checkpoint import load_checkpoint
 
-    def _run() -> int:
-        from exercise_rec.fastpath import (
-            RUNTIME_PACKAGES,
-            FastModel,
-            export_onnx,
-            missing_package,
-        )
-        from exercise_rec.train.checkpoint import load_checkpoint
+    model, meta = load_checkpoint(args.checkpoint)
+    shape = (1, 3, meta.clip_len, *meta.input_size)
+    started = time.perf_counter()
+    export_onnx(model, shape, args.out, meta.to_dict())
+    size_kb = args.out.stat().st_size / 1024
+    print(f"wrote {args.out} ({size_kb:.0f} KiB, {meta.model_name}, {time.perf_counter() - started:.1f} s)")
+    for backend in RUNTIME_PACKAGES:
+        package = missing_package(backend)
+        if package is not None:
+            print(f"  {backend}: not checked ({package} is not installed)")
+            continue
+        error = FastModel.load(args.out, backend).check(model, shape)
+        print(f"  {backend}: max relative error vs the eager model {error:.1e}")
+    return 0
 
-        model, meta = load_checkpoint(args.checkpoint)
-        shape = (1, 3, meta.clip_len, *meta.input_size)
-        started = time.perf_counter()
-        export_onnx(model, shape, args.out, meta.to_dict())
-        size_kb = args.out.stat().st_size / 1024
-        print(f"wrote {args.out} ({size_kb:.0f} KiB, {meta.model_name}, {time.perf_counter() - started:.1f} s)")
-        for backend in RUNTIME_PACKAGES:
-            package = missing_package(backend)
-            if package is not None:
-                print(f"  {backend}: not checked ({package} is not installed)")
-                continue
-            error = FastModel.load(args.out, backend).check(model, shape)
-            print(f"  {backend}: max relative error vs the eager model {error:.1e}")
-        return 0
 
-    return run_cli(_run)
+main = cli(build_parser, _run)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from exercise_rec.cli_common import OneLineParser, run_cli
+from exercise_rec.cli_common import OneLineParser, cli
 
 
 def build_parser() -> OneLineParser:
@@ -33,36 +33,34 @@ def build_parser() -> OneLineParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
+    from exercise_rec.inference import Predictor
 
-    def _run() -> int:
-        from exercise_rec.inference import Predictor
-
-        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, backend=args.backend)
-        result = predictor.predict(args.video, top_k=args.top_k)
-        timeline = predictor.predict_windows(args.video, args.timeline) if args.timeline else None
-        if args.json:
-            out = result.to_json()
-            if timeline is not None:
-                out["timeline"] = [
-                    {"start_s": round(float(s), 3), "end_s": round(float(e), 3), "label": label,
-                     "prob": round(float(p.max()), 6)}
-                    for s, e, label, p in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs)
-                ]
-            print(json.dumps(out))
-            return 0
-        mode = f" ({result.mode})" if result.mode else ""
-        print(f"{result.video}: {result.label}   [{result.model}{mode}, {result.latency_ms:.0f} ms]")
-        for label, prob in zip(result.labels, result.top_probs):
-            print(f"  {prob:6.1%}  {label}")
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, backend=args.backend)
+    result = predictor.predict(args.video, top_k=args.top_k)
+    timeline = predictor.predict_windows(args.video, args.timeline) if args.timeline else None
+    if args.json:
+        out = result.to_json()
         if timeline is not None:
-            print("timeline:")
-            for s, e, label, p in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs):
-                print(f"  {s:7.2f}-{e:7.2f} s  {label:<18} {p.max():6.1%}")
+            out["timeline"] = [
+                {"start_s": round(float(s), 3), "end_s": round(float(e), 3), "label": label,
+                 "prob": round(float(p.max()), 6)}
+                for s, e, label, p in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs)
+            ]
+        print(json.dumps(out))
         return 0
+    mode = f" ({result.mode})" if result.mode else ""
+    print(f"{result.video}: {result.label}   [{result.model}{mode}, {result.latency_ms:.0f} ms]")
+    for label, prob in zip(result.labels, result.top_probs):
+        print(f"  {prob:6.1%}  {label}")
+    if timeline is not None:
+        print("timeline:")
+        for s, e, label, p in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs):
+            print(f"  {s:7.2f}-{e:7.2f} s  {label:<18} {p.max():6.1%}")
+    return 0
 
-    return run_cli(_run)
+
+main = cli(build_parser, _run)
 
 
 if __name__ == "__main__":

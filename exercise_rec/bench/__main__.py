@@ -10,13 +10,12 @@ Progress goes to stderr; the table to stdout.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
-import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from exercise_rec.bench.config import (
@@ -25,7 +24,7 @@ from exercise_rec.bench.config import (
     SECTIONS,
     BenchConfig,
 )
-from exercise_rec.cli_common import OneLineParser, run_cli
+from exercise_rec.cli_common import OneLineParser, cli
 
 
 def build_parser() -> OneLineParser:
@@ -44,34 +43,31 @@ def build_parser() -> OneLineParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
+    from exercise_rec.bench import report
 
-    def _run() -> int:
-        from exercise_rec.bench import report
+    sections = tuple(dict.fromkeys([*args.sections, *(["gpu"] if args.gpu else [])]))
+    cfg = BenchConfig.preset(args.quick, sections=sections, repeats=args.repeats, threads=args.threads,
+                             data_dir=args.data_dir)
+    machine = report.machine_info(cfg.threads)  # load before the run; the end's is added below
+    started = time.perf_counter()
+    results = []
+    for name in SECTIONS:
+        if name in cfg.sections:
+            results.append(importlib.import_module(f"exercise_rec.bench.{name}").run(cfg))
+        else:
+            results.append(report.Section(name, skipped="not selected (--sections, --gpu)"))
+    settings = {**cfg.settings(), "wall s": round(time.perf_counter() - started)}
+    machine["load_1min"] = f"{machine['load_1min']} -> {os.getloadavg()[0]:.2f}"
+    targets = [t.check(results) for section in results for t in section.targets]
+    print(report.render(machine, settings, results, targets))
+    if args.json:
+        args.json.write_text(json.dumps(report.to_json(machine, settings, results, targets), indent=2))
+    return 0
 
-        sections = tuple(dict.fromkeys([*args.sections, *(["gpu"] if args.gpu else [])]))
-        cfg = BenchConfig.preset(args.quick, sections=sections, repeats=args.repeats, threads=args.threads,
-                                 data_dir=args.data_dir)
-        machine = report.machine_info(cfg.threads)  # load before the run; the end's is added below
-        started = time.perf_counter()
-        results = []
-        for name in SECTIONS:
-            if name in cfg.sections:
-                results.append(importlib.import_module(f"exercise_rec.bench.{name}").run(cfg))
-            else:
-                results.append(report.Section(name, skipped="not selected (--sections, --gpu)"))
-        settings = {**cfg.settings(), "wall s": round(time.perf_counter() - started)}
-        machine["load_1min"] = f"{machine['load_1min']} -> {os.getloadavg()[0]:.2f}"
-        targets = [t.check(results) for section in results for t in section.targets]
-        print(report.render(machine, settings, results, targets))
-        if args.json:
-            args.json.write_text(json.dumps(report.to_json(machine, settings, results, targets), indent=2))
-        return 0
 
-    logging.basicConfig(level=logging.WARNING, format="[%(relativeCreated)6.0f ms] %(message)s")
-    logging.getLogger("exercise_rec").setLevel(logging.INFO)  # progress; not the exporters' chatter
-    return run_cli(_run)
+# progress with timestamps; the exporters' chatter stays below WARNING
+main = cli(build_parser, _run, log_format="[%(relativeCreated)6.0f ms] %(message)s")
 
 
 if __name__ == "__main__":
