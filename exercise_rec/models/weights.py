@@ -22,6 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from exercise_rec.errors import ExerciseRecError
+
 log = logging.getLogger(__name__)
 
 StateDict = dict[str, torch.Tensor]
@@ -40,7 +42,7 @@ _REFUSED_GLOBAL = re.compile(r"GLOBAL (\S+) (?:was not an allowed global|whose m
 _PROTOCOL_WARNING = r"Detected pickle protocol \d+ in the checkpoint"
 
 
-class WeightsError(ValueError):
+class WeightsError(ExerciseRecError, ValueError):
     """A checkpoint that cannot be read, or does not fit the model; the message says which."""
 
 
