@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from exercise_rec.errors import ConfigError
+from exercise_rec.models.interface import Classifier, check_clip, check_num_classes
 from exercise_rec.models.registry import register_model
 from exercise_rec.models.weights import (
     WeightsError,
@@ -44,8 +46,6 @@ __all__ = [
     "I3D",
     "MIXED_NAMES",
     "I3DConfig",
-    "I3DConfigError",
-    "I3DInputError",
     "InceptionModule",
     "InceptionSpec",
     "MaxPool3dSamePadding",
@@ -60,14 +60,6 @@ log = logging.getLogger(__name__)
 Triple = tuple[int, int, int]
 FEATURE_DIM = 1024  # channels of Mixed_5c: 384 + 384 + 128 + 128
 _LOGITS_KEY = "logits.conv3d.weight"
-
-
-class I3DConfigError(ValueError):
-    """An invalid I3D configuration (classes, channels, dropout, pretrained settings)."""
-
-
-class I3DInputError(ValueError):
-    """An input that is not the ``[B, C, T, H, W]`` clip the model expects."""
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -232,12 +224,11 @@ class I3DConfig:
     dropout_keep_prob: float = 0.5
 
     def __post_init__(self) -> None:
-        if not isinstance(self.num_classes, int) or self.num_classes < 1:
-            raise I3DConfigError(f"num_classes must be a positive int, got {self.num_classes!r}")
+        check_num_classes(self.num_classes)
         if not isinstance(self.in_channels, int) or self.in_channels < 1:
-            raise I3DConfigError(f"in_channels must be a positive int, got {self.in_channels!r}")
+            raise ConfigError(f"in_channels must be a positive int, got {self.in_channels!r}")
         if not 0.0 < self.dropout_keep_prob <= 1.0:
-            raise I3DConfigError(
+            raise ConfigError(
                 f"dropout_keep_prob is the probability of keeping a unit and must be in (0, 1], "
                 f"got {self.dropout_keep_prob!r}"
             )
@@ -247,7 +238,7 @@ def _make_logits(num_classes: int) -> Unit3D:
     return Unit3D(FEATURE_DIM, num_classes, norm_act=False)
 
 
-class I3D(nn.Module):
+class I3D(Classifier):
     """Inception-v1 I3D for ``[B, C, T, H, W]`` clips; any T/H/W >= 1 (SAME padding, global pooling)."""
 
     def __init__(self, config: I3DConfig) -> None:
@@ -270,21 +261,16 @@ class I3D(nn.Module):
         """Every Mixed_* Inception block, shallow to deep (Mixed_5c feeds the pooling)."""
         return MIXED_NAMES
 
-    def replace_logits(self, num_classes: int) -> None:
+    def reset_classifier(self, num_classes: int) -> None:
         """A fresh ``num_classes``-way classifier (fine-tuning), on the old one's device and dtype."""
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise I3DConfigError(f"num_classes must be a positive int, got {num_classes!r}")
+        self.config = replace(self.config, num_classes=num_classes)  # validates num_classes
         old = self.logits.conv3d.weight
         self.logits = _make_logits(num_classes).to(device=old.device, dtype=old.dtype)
-        self.config = replace(self.config, num_classes=num_classes)
 
     def feature_map(self, x: Tensor) -> Tensor:
         """Mixed_5c output ``[B, 1024, ceil(T/8), ceil(H/32), ceil(W/32)]`` (what the port's
         ``extract_features`` computes before its average pool)."""
-        if not isinstance(x, Tensor) or x.ndim != 5 or x.shape[1] != self.config.in_channels:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            channels = self.config.in_channels
-            raise I3DInputError(f"expected a [B, {channels}, T, H, W] clip tensor, got {shape}")
+        check_clip(x, self.input_kind, self.config.in_channels)
         for name in self._endpoints:
             x = self._modules[name](x)
         return x
@@ -293,9 +279,9 @@ class I3D(nn.Module):
         """Globally average-pooled Mixed_5c features ``[B, 1024]``."""
         return self.avg_pool(self.feature_map(x)).flatten(1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        pooled = self.avg_pool(self.feature_map(x))
-        return self.logits(self.dropout(pooled)).flatten(1)
+    def forward_head(self, features: Tensor) -> Tensor:
+        """The port's 1x1x1 logits conv on the pooled features, ``[B, num_classes]``."""
+        return self.logits(self.dropout(features[:, :, None, None, None])).flatten(1)
 
     @classmethod
     def from_pretrained(cls, path: str | PathLike[str], config: I3DConfig) -> I3D:
@@ -314,7 +300,7 @@ class I3D(nn.Module):
                 "%s: replacing its %d-way classifier with a new %d-way one",
                 path, checkpoint_classes, config.num_classes,
             )
-            model.replace_logits(config.num_classes)
+            model.reset_classifier(config.num_classes)
         return model
 
 
@@ -322,6 +308,7 @@ class I3D(nn.Module):
     "i3d",
     default_input=(3, 16, 224, 224),
     cam_layers=MIXED_NAMES,
+    input_kind="video",
     description="I3D Inception-v1 (pytorch-i3d layout); loads rgb_imagenet.pt / rgb_charades.pt",
 )
 def i3d(
@@ -338,7 +325,7 @@ def i3d(
             log.warning("pretrained_path %s is ignored because use_pretrained is False", pretrained_path)
         return I3D(config)
     if pretrained_path is None:
-        raise I3DConfigError(
+        raise ConfigError(
             "use_pretrained=True needs pretrained_path=<local checkpoint file> (e.g. pytorch-i3d's "
             "rgb_imagenet.pt); weights are never downloaded"
         )

@@ -21,10 +21,17 @@ Deviations from the reference, both deliberate:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch import Tensor, nn
 
+from exercise_rec.errors import ConfigError
+from exercise_rec.models.interface import (
+    Classifier,
+    check_clip,
+    check_num_classes,
+    classifier_layer,
+)
 from exercise_rec.models.registry import register_model
 
 __all__ = [
@@ -34,8 +41,6 @@ __all__ = [
     "InvertedResidual3D",
     "InvertedResidualGroup",
     "MobileNet3DConfig",
-    "MobileNet3DConfigError",
-    "MobileNet3DInputError",
     "MobileNetV2_3D",
     "conv_bn_relu6",
     "make_features",
@@ -44,14 +49,6 @@ __all__ = [
 
 Triple = tuple[int, int, int]
 MODES = ("standard", "high_temporal")
-
-
-class MobileNet3DConfigError(ValueError):
-    """An invalid MobileNetV2-3D configuration (classes, width, mode, dropout)."""
-
-
-class MobileNet3DInputError(ValueError):
-    """An input that is not the ``[B, 3, T, H, W]`` clip the model expects."""
 
 
 @dataclass(frozen=True)
@@ -96,21 +93,20 @@ class MobileNet3DConfig:
     groups: tuple[InvertedResidualGroup, ...] = DEFAULT_GROUPS
 
     def __post_init__(self) -> None:
-        if type(self.num_classes) is not int or self.num_classes < 1:  # bool is an int subclass
-            raise MobileNet3DConfigError(f"num_classes must be a positive int, got {self.num_classes!r}")
+        check_num_classes(self.num_classes)
         if self.mode not in MODES:
-            raise MobileNet3DConfigError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
         width = self.width_mult
         if not _is_real(width) or not math.isfinite(width) or width <= 0:
-            raise MobileNet3DConfigError(f"width_mult must be a positive finite number, got {width!r}")
+            raise ConfigError(f"width_mult must be a positive finite number, got {width!r}")
         narrowest = min([self.stem_channels, *(g.channels for g in self.groups)])
         if self.scaled(narrowest) < 1:
-            raise MobileNet3DConfigError(
+            raise ConfigError(
                 f"width_mult={width!r} leaves a layer of {narrowest} channels with "
                 f"int({narrowest} * {width!r}) = 0 channels; use width_mult >= {1 / narrowest:g}"
             )
         if not _is_real(self.dropout) or not 0.0 <= self.dropout < 1.0:
-            raise MobileNet3DConfigError(f"dropout is a drop probability in [0, 1), got {self.dropout!r}")
+            raise ConfigError(f"dropout is a drop probability in [0, 1), got {self.dropout!r}")
 
     def scaled(self, channels: int) -> int:
         """Width-scaled channel count, truncated as the reference does (their checkpoints' shapes)."""
@@ -200,7 +196,7 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-class MobileNetV2_3D(nn.Module):
+class MobileNetV2_3D(Classifier):
     """MobileNetV2-3D for ``[B, 3, T, H, W]`` clips; any T/H/W >= 1 (padded convs, global pooling)."""
 
     def __init__(self, config: MobileNet3DConfig) -> None:
@@ -220,17 +216,20 @@ class MobileNetV2_3D(nn.Module):
 
     def feature_map(self, x: Tensor) -> Tensor:
         """Output of the final 1x1x1 conv, ``[B, D, T', H', W']``."""
-        if not isinstance(x, Tensor) or x.ndim != 5 or x.shape[1] != 3:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise MobileNet3DInputError(f"expected a [B, 3, T, H, W] clip tensor, got {shape}")
-        return self.features(x)
+        return self.features(check_clip(x, self.input_kind, 3))
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Globally average-pooled features ``[B, D]`` (D = 1280 up to width 1.0)."""
         return self.feature_map(x).mean(dim=(2, 3, 4))
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.forward_features(x))
+    def forward_head(self, features: Tensor) -> Tensor:
+        return self.classifier(features)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh ``num_classes``-way linear layer (initialised as at construction), same device."""
+        old = self.classifier[-1]
+        self.classifier[-1] = classifier_layer(old.in_features, num_classes, like=old.weight)
+        self.config = replace(self.config, num_classes=num_classes)
 
 
 CAM_LAYERS = _cam_layers(DEFAULT_GROUPS)
@@ -240,6 +239,7 @@ CAM_LAYERS = _cam_layers(DEFAULT_GROUPS)
     "mobilenet_v2_3d",
     default_input=(3, 16, 128, 128),
     cam_layers=CAM_LAYERS,
+    input_kind="video",
     description="MobileNetV2-3D (Efficient-3DCNNs layout, loads its checkpoints); standard/high_temporal",
 )
 def mobilenet_v2_3d(

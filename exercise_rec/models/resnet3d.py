@@ -14,26 +14,32 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
+from exercise_rec.errors import ConfigError
+from exercise_rec.models.interface import (
+    Classifier,
+    ModelInputError,
+    check_clip,
+    classifier_layer,
+)
 from exercise_rec.models.registry import register_model
 from exercise_rec.models.weights import StateDict
 
 __all__ = [
+    "DEFAULT_VIEWS",
     "STAGE_BLOCKS",
     "STEMS",
     "Bottleneck",
     "MultiViewResNet3D",
     "ResNet3D",
     "ResNet3DConfig",
-    "ResNet3DConfigError",
     "ResNetHead",
     "ResNetStem",
     "StemSpec",
-    "VideoInputError",
     "make_body",
     "make_head",
     "make_stem",
@@ -52,14 +58,7 @@ STAGE_BLOCKS: dict[int, tuple[int, int, int, int]] = {
 _STAGE_TEMPORAL_KERNEL = (1, 1, 3, 3)
 _STAGE_SPATIAL_STRIDE = (1, 2, 2, 2)
 _BOTTLENECK_EXPANSION = 4
-
-
-class ResNet3DConfigError(ValueError):
-    """An invalid ResNet-3D configuration (depth, stem, width, dropout, views)."""
-
-
-class VideoInputError(ValueError):
-    """An input that is not the ``[B, C, T, H, W]`` clip (or the views) the model expects."""
+DEFAULT_VIEWS = ("front", "side")
 
 
 @dataclass(frozen=True)
@@ -109,17 +108,17 @@ class ResNet3DConfig:
 
     def __post_init__(self) -> None:
         if self.depth not in STAGE_BLOCKS:
-            raise ResNet3DConfigError(
+            raise ConfigError(
                 f"depth {self.depth!r} is not supported; valid depths: {', '.join(map(str, STAGE_BLOCKS))}"
             )
         if self.stem not in STEMS:
-            raise ResNet3DConfigError(f"stem {self.stem!r} is unknown; valid stems: {', '.join(STEMS)}")
+            raise ConfigError(f"stem {self.stem!r} is unknown; valid stems: {', '.join(STEMS)}")
         for name in ("num_classes", "width", "in_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ResNet3DConfigError(f"{name} must be a positive int, got {value!r}")
+                raise ConfigError(f"{name} must be a positive int, got {value!r}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ResNet3DConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
     @property
     def feature_dim(self) -> int:
@@ -197,8 +196,12 @@ class ResNetHead(nn.Module):
         """``[B, D, T, H, W]`` → pooled ``[B, D]``."""
         return torch.flatten(self.pool(feature_map), 1)
 
+    def classify(self, features: Tensor) -> Tensor:
+        """Pooled ``[B, D]`` → logits ``[B, num_classes]``."""
+        return self.proj(self.dropout(features))
+
     def forward(self, feature_map: Tensor) -> Tensor:
-        return self.proj(self.dropout(self.features(feature_map)))
+        return self.classify(self.features(feature_map))
 
 
 def make_stem(config: ResNet3DConfig) -> ResNetStem:
@@ -237,10 +240,8 @@ def make_body(config: ResNet3DConfig) -> nn.Sequential:
 
 
 def make_head(in_features: int, num_classes: int, dropout: float) -> ResNetHead:
-    proj = nn.Linear(in_features, num_classes)
-    nn.init.normal_(proj.weight, std=0.01)
-    nn.init.zeros_(proj.bias)
-    return ResNetHead(nn.AdaptiveAvgPool3d(1), nn.Dropout(dropout), proj)
+    """Pool, dropout and a linear layer initialised N(0, 0.01), as pytorchvideo's head."""
+    return ResNetHead(nn.AdaptiveAvgPool3d(1), nn.Dropout(dropout), classifier_layer(in_features, num_classes))
 
 
 def _init_convs(model: nn.Module) -> None:
@@ -250,12 +251,6 @@ def _init_convs(model: nn.Module) -> None:
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
-
-
-def _check_clip(x: Tensor, in_channels: int, what: str = "input") -> None:
-    if not isinstance(x, Tensor) or x.ndim != 5 or x.shape[1] != in_channels:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise VideoInputError(f"{what}: expected a [B, {in_channels}, T, H, W] clip tensor, got {shape}")
 
 
 # Where each part of the network lives in each key layout; a stage prefix is followed by
@@ -304,7 +299,23 @@ def _translate_key(key: str, target: str) -> str:
     return key
 
 
-class ResNet3D(nn.Module):
+def _stage_names(prefix: str = "") -> tuple[str, ...]:
+    """``layer1``..``layer4`` under ``prefix`` (``"body."`` in the separable layout)."""
+    return tuple(f"{prefix}layer{i}" for i in range(1, _NUM_STAGES + 1))
+
+
+def _resnet_cam_layers(use_separable: bool) -> tuple[str, ...]:
+    """The four residual stages in the layout's names, shallow to deep: the one definition the
+    model and its registration (the default, separable layout) both read."""
+    return _stage_names("body." if use_separable else "")
+
+
+def _multiview_cam_layers(views: Sequence[str]) -> tuple[str, ...]:
+    """Each view's last stage (maps of that view's clip), then the fused map (all views)."""
+    return (*(f"backbones.{view}.body.layer4" for view in views), "fusion")
+
+
+class ResNet3D(Classifier):
     """ResNet-3D for ``[B, C, T, H, W]`` clips; ``use_separable`` picks the module layout only."""
 
     def __init__(self, config: ResNet3DConfig, use_separable: bool = True) -> None:
@@ -329,9 +340,7 @@ class ResNet3D(nn.Module):
 
     @property
     def cam_layers(self) -> tuple[str, ...]:
-        """The four residual stages in this layout's names, shallow to deep."""
-        prefix = "body." if self.use_separable else ""
-        return tuple(f"{prefix}layer{i}" for i in range(1, _NUM_STAGES + 1))
+        return _resnet_cam_layers(self.use_separable)
 
     def get_stem(self) -> ResNetStem:
         """The stem as one module (in the standard layout, a view over ``conv1``/``bn1``/... )."""
@@ -343,9 +352,7 @@ class ResNet3D(nn.Module):
         """The residual stages ``layer1``..``layer4`` as one module."""
         if self.use_separable:
             return self.body
-        return nn.Sequential(
-            OrderedDict((f"layer{i}", getattr(self, f"layer{i}")) for i in range(1, _NUM_STAGES + 1))
-        )
+        return nn.Sequential(OrderedDict((name, getattr(self, name)) for name in _stage_names()))
 
     def get_head(self) -> ResNetHead:
         """Pooling, dropout and classifier as one module taking the body's feature map."""
@@ -355,15 +362,25 @@ class ResNet3D(nn.Module):
 
     def feature_map(self, x: Tensor) -> Tensor:
         """Body output ``[B, feature_dim, T, H/32, W/32]`` (``(B, 2048, 16, 7, 7)`` for 16x224x224)."""
-        _check_clip(x, self.config.in_channels)
+        check_clip(x, self.input_kind, self.config.in_channels)
         return self.get_body()(self.get_stem()(x))
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Globally pooled body features ``[B, feature_dim]``."""
         return self.get_head().features(self.feature_map(x))
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.get_head()(self.feature_map(x))
+    def forward_head(self, features: Tensor) -> Tensor:
+        return self.get_head().classify(features)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh ``num_classes``-way projection, initialised as at construction, same device."""
+        self.config = replace(self.config, num_classes=num_classes)
+        old = self.get_head().proj
+        proj = classifier_layer(old.in_features, num_classes, like=old.weight)
+        if self.use_separable:
+            self.head.proj = proj
+        else:
+            self.fc = proj
 
     def remap_state_dict(self, state_dict: StateDict) -> StateDict:
         """Keys of pytorchvideo's ``slow_r50`` (``blocks.N...``) or of the other layout, in ours."""
@@ -372,32 +389,34 @@ class ResNet3D(nn.Module):
 
 def _validate_views(views: Sequence[str]) -> tuple[str, ...]:
     if isinstance(views, str):
-        raise ResNet3DConfigError(f"views must be a sequence of view names, got the string {views!r}")
+        raise ConfigError(f"views must be a sequence of view names, got the string {views!r}")
     names = tuple(views)
     if not names:
-        raise ResNet3DConfigError("views must name at least one view")
+        raise ConfigError("views must name at least one view")
     for name in names:
         if not isinstance(name, str) or not name or "." in name or hasattr(nn.ModuleDict, name):
-            raise ResNet3DConfigError(
+            raise ConfigError(
                 f"view name {name!r} is not usable: it must be a non-empty string without '.' "
                 "that is not an nn.ModuleDict attribute"
             )
     if len(set(names)) != len(names):
-        raise ResNet3DConfigError(f"view names must be unique, got {names}")
+        raise ConfigError(f"view names must be unique, got {names}")
     return names
 
 
-class MultiViewResNet3D(nn.Module):
+class MultiViewResNet3D(Classifier):
     """One stem+body per camera view, a 1x1x1 fusion conv over the concatenated feature maps, one head.
 
     Why per-view backbones: each camera sees the exercise from its own geometry, so weights are not
     shared; fusing feature maps (not logits) lets the head use cross-view evidence. The fusion is
     conv → BN → ReLU: a bare 1x1x1 conv followed by pooling and a linear head would collapse into a
     single linear map. Views are aligned in time and space, so every view must give the same
-    feature-map size (same T/H/W).
+    feature-map size (same T/H/W). Input: a ``[B, V, C, T, H, W]`` stack or a dict of views.
     """
 
-    def __init__(self, config: ResNet3DConfig, views: Sequence[str] = ("front", "side")) -> None:
+    input_kind = "multiview"
+
+    def __init__(self, config: ResNet3DConfig, views: Sequence[str] = DEFAULT_VIEWS) -> None:
         super().__init__()
         self.config = config
         self.views = _validate_views(views)
@@ -420,34 +439,26 @@ class MultiViewResNet3D(nn.Module):
 
     @property
     def cam_layers(self) -> tuple[str, ...]:
-        """Each view's last stage (maps of that view's clip), then the fused map (both views)."""
-        return (*(f"backbones.{view}.body.layer4" for view in self.views), "fusion")
+        return _multiview_cam_layers(self.views)
 
     def _split(self, inputs: Mapping[str, Tensor] | Tensor) -> list[Tensor]:
         """Per-view clips, in ``self.views`` order, from a dict or a ``[B, V, C, T, H, W]`` stack."""
+        channels = self.config.in_channels
         if isinstance(inputs, Tensor):
-            if inputs.ndim != 6 or inputs.shape[1] != len(self.views):
-                raise VideoInputError(
-                    f"a stacked multi-view input must be [B, {len(self.views)}, C, T, H, W] "
-                    f"(views {', '.join(self.views)}), got {tuple(inputs.shape)}"
-                )
-            clips = list(inputs.unbind(1))
-        elif isinstance(inputs, Mapping):
-            missing = [v for v in self.views if v not in inputs]
-            unknown = sorted(set(inputs) - set(self.views))
-            if missing or unknown:
-                raise VideoInputError(
-                    f"views do not match: missing {missing or 'none'}, unknown {unknown or 'none'}; "
-                    f"expected exactly {list(self.views)}"
-                )
-            clips = [inputs[v] for v in self.views]
-        else:
-            raise VideoInputError(
+            what = f"input (views {', '.join(self.views)})"
+            return list(check_clip(inputs, self.input_kind, channels, views=len(self.views), what=what).unbind(1))
+        if not isinstance(inputs, Mapping):
+            raise ModelInputError(
                 f"expected a dict of views {list(self.views)} -> [B, C, T, H, W], got {type(inputs).__name__}"
             )
-        for name, clip in zip(self.views, clips):
-            _check_clip(clip, self.config.in_channels, what=f"view {name!r}")
-        return clips
+        missing = [v for v in self.views if v not in inputs]
+        unknown = sorted(set(inputs) - set(self.views))
+        if missing or unknown:
+            raise ModelInputError(
+                f"views do not match: missing {missing or 'none'}, unknown {unknown or 'none'}; "
+                f"expected exactly {list(self.views)}"
+            )
+        return [check_clip(inputs[name], "video", channels, what=f"view {name!r}") for name in self.views]
 
     def feature_map(self, inputs: Mapping[str, Tensor] | Tensor) -> Tensor:
         """Fused feature map ``[B, feature_dim, T', H', W']``."""
@@ -455,15 +466,21 @@ class MultiViewResNet3D(nn.Module):
         shapes = {tuple(m.shape) for m in maps}
         if len(shapes) != 1:
             sizes = ", ".join(f"{n}: {tuple(m.shape)}" for n, m in zip(self.views, maps))
-            raise VideoInputError(f"views give feature maps of different sizes ({sizes}); use equal B/T/H/W")
+            raise ModelInputError(f"views give feature maps of different sizes ({sizes}); use equal B/T/H/W")
         return self.fusion(torch.cat(maps, dim=1))
 
     def forward_features(self, inputs: Mapping[str, Tensor] | Tensor) -> Tensor:
         """Pooled fused features ``[B, feature_dim]``."""
         return self.head.features(self.feature_map(inputs))
 
-    def forward(self, inputs: Mapping[str, Tensor] | Tensor) -> Tensor:
-        return self.head(self.feature_map(inputs))
+    def forward_head(self, features: Tensor) -> Tensor:
+        return self.head.classify(features)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh ``num_classes``-way projection, initialised as at construction, same device."""
+        self.config = replace(self.config, num_classes=num_classes)
+        old = self.head.proj
+        self.head.proj = classifier_layer(old.in_features, num_classes, like=old.weight)
 
     def remap_state_dict(self, state_dict: StateDict) -> StateDict:
         """Our own keys pass unchanged; a single-view checkpoint (``resnet3d`` in either layout, or
@@ -486,7 +503,8 @@ class MultiViewResNet3D(nn.Module):
 @register_model(
     "resnet3d",
     default_input=(3, 16, 224, 224),
-    cam_layers=("body.layer1", "body.layer2", "body.layer3", "body.layer4"),
+    cam_layers=_resnet_cam_layers(use_separable=True),
+    input_kind="video",
     description="Separable ResNet-3D (pytorchvideo slow_r50 geometry); loads slow_r50 checkpoints",
 )
 def resnet3d(
@@ -510,12 +528,13 @@ def resnet3d(
     "multiview_resnet3d",
     # One sample is a [V, C, T, H, W] stack of the default two views; a dict of views also works.
     default_input=(2, 3, 16, 224, 224),
-    cam_layers=("backbones.front.body.layer4", "backbones.side.body.layer4", "fusion"),
+    cam_layers=_multiview_cam_layers(DEFAULT_VIEWS),
+    input_kind="multiview",
     description="Multi-view ResNet-3D: per-view stem+body, 1x1x1 fusion conv, shared head",
 )
 def multiview_resnet3d(
     num_classes: int,
-    views: tuple[str, ...] = ("front", "side"),
+    views: tuple[str, ...] = DEFAULT_VIEWS,
     depth: int = 50,
     stem: str = "slow_r50",
     dropout: float = 0.5,

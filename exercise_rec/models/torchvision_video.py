@@ -18,6 +18,13 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import get_model_builder, get_model_weights
 
+from exercise_rec.errors import ConfigError
+from exercise_rec.models.interface import (
+    Classifier,
+    check_clip,
+    check_num_classes,
+    classifier_layer,
+)
 from exercise_rec.models.registry import register_model
 from exercise_rec.models.weights import WeightsError, load_weights
 
@@ -25,11 +32,11 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ARCHS",
+    "CAM_LAYERS",
     "KINETICS400_CLASSES",
     "PretrainedWeightsNotFoundError",
     "VideoResNetClassifier",
     "VideoResNetConfig",
-    "VideoResNetConfigError",
     "build_video_resnet",
     "hub_cache_path",
     "kinetics_weights_url",
@@ -38,10 +45,7 @@ __all__ = [
 
 ARCHS = ("r3d_18", "mc3_18", "r2plus1d_18")
 KINETICS400_CLASSES = 400
-
-
-class VideoResNetConfigError(ValueError):
-    """An unknown torchvision video architecture or an invalid option."""
+CAM_LAYERS = ("layer1", "layer2", "layer3", "layer4")  # torchvision's residual stages, shallow to deep
 
 
 class PretrainedWeightsNotFoundError(WeightsError):
@@ -63,9 +67,8 @@ class VideoResNetConfig:
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
-            raise VideoResNetConfigError(f"arch {self.arch!r} is unknown; valid: {', '.join(ARCHS)}")
-        if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool) or self.num_classes < 1:
-            raise VideoResNetConfigError(f"num_classes must be a positive int, got {self.num_classes!r}")
+            raise ConfigError(f"arch {self.arch!r} is unknown; valid: {', '.join(ARCHS)}")
+        check_num_classes(self.num_classes)
 
     @property
     def wants_weights(self) -> bool:
@@ -98,7 +101,7 @@ def _weights_file(config: VideoResNetConfig) -> Path:
     return path
 
 
-class VideoResNetClassifier(nn.Module):
+class VideoResNetClassifier(Classifier):
     """A torchvision ``VideoResNet`` with ``forward_features`` and a replaceable classifier."""
 
     def __init__(self, backbone: nn.Module) -> None:
@@ -111,22 +114,20 @@ class VideoResNetClassifier(nn.Module):
 
     @property
     def cam_layers(self) -> tuple[str, ...]:
-        """The four residual stages, shallow to deep."""
-        return ("layer1", "layer2", "layer3", "layer4")
+        return CAM_LAYERS
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Globally pooled ``layer4`` features ``[B, 512]``."""
-        x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
+        x = self.stem(check_clip(x, self.input_kind, self.stem[0].in_channels))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return torch.flatten(self.avgpool(x), 1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc(self.forward_features(x))
+    def forward_head(self, features: Tensor) -> Tensor:
+        return self.fc(features)
 
-    def replace_classifier(self, num_classes: int) -> None:
+    def reset_classifier(self, num_classes: int) -> None:
         """A fresh ``num_classes``-way ``fc``, initialised as torchvision initialises its own."""
-        self.fc = nn.Linear(self.fc.in_features, num_classes)
-        nn.init.normal_(self.fc.weight, 0, 0.01)
-        nn.init.zeros_(self.fc.bias)
+        self.fc = classifier_layer(self.fc.in_features, num_classes, like=self.fc.weight)
 
 
 def build_video_resnet(config: VideoResNetConfig) -> VideoResNetClassifier:
@@ -141,14 +142,15 @@ def build_video_resnet(config: VideoResNetConfig) -> VideoResNetClassifier:
         load_weights(model, path, strict=True)
         log.info("loaded Kinetics-400 weights for %s from %s", config.arch, path)
     if config.num_classes != KINETICS400_CLASSES:
-        model.replace_classifier(config.num_classes)
+        model.reset_classifier(config.num_classes)
     return model
 
 
 @register_model(
     "pretrained_resnet",
     default_input=(3, 16, 112, 112),
-    cam_layers=("layer1", "layer2", "layer3", "layer4"),
+    cam_layers=CAM_LAYERS,
+    input_kind="video",
     description="torchvision video ResNet (r3d_18 / mc3_18 / r2plus1d_18), Kinetics-400 weights from a local file",
 )
 def pretrained_resnet(

@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from exercise_rec.errors import ConfigError
 from exercise_rec.models import (
+    ModelInputError,
     WeightsError,
     build_model,
     get_entry,
@@ -21,8 +23,6 @@ from exercise_rec.models import (
 from exercise_rec.models.i3d import (
     I3D,
     I3DConfig,
-    I3DConfigError,
-    I3DInputError,
     MaxPool3dSamePadding,
     Unit3D,
     same_padding,
@@ -122,9 +122,9 @@ def test_in_channels_and_input_errors() -> None:
     flow = build_model("i3d", 5, in_channels=2).eval()
     with torch.no_grad():
         assert flow(torch.randn(1, 2, 4, 40, 40)).shape == (1, 5)
-    with pytest.raises(I3DInputError, match=r"\[B, 2, T, H, W\]"):
+    with pytest.raises(ModelInputError, match=r"\[B, 2, T, H, W\]"):
         flow(torch.randn(1, 3, 4, 40, 40))
-    with pytest.raises(I3DInputError):
+    with pytest.raises(ModelInputError):
         flow(torch.randn(2, 4, 40, 40))
 
 
@@ -132,7 +132,7 @@ def test_in_channels_and_input_errors() -> None:
     "kwargs", [{"dropout_keep_prob": 0.0}, {"dropout_keep_prob": 1.5}, {"in_channels": 0}]
 )
 def test_invalid_config(kwargs: dict) -> None:
-    with pytest.raises(I3DConfigError):
+    with pytest.raises(ConfigError):
         build_model("i3d", 17, **kwargs)
 
 
@@ -276,7 +276,7 @@ def test_use_pretrained_missing_file_names_it(tmp_path: Path) -> None:
     missing = tmp_path / "rgb_imagenet.pt"
     with pytest.raises(WeightsError, match="rgb_imagenet.pt"):
         build_model("i3d", 17, use_pretrained=True, pretrained_path=str(missing))
-    with pytest.raises(I3DConfigError, match="pretrained_path"):
+    with pytest.raises(ConfigError, match="pretrained_path"):
         build_model("i3d", 17, use_pretrained=True)
 
 
@@ -287,25 +287,25 @@ def test_use_pretrained_rejects_a_non_i3d_file(tmp_path: Path) -> None:
         build_model("i3d", 17, use_pretrained=True, pretrained_path=path)
 
 
-def test_replace_logits_keeps_backbone() -> None:
+def test_reset_classifier_keeps_backbone() -> None:
     model = build_model("i3d", 17).eval()
     x = torch.randn(1, 3, 8, 64, 64)
     with torch.no_grad():
         features = model.forward_features(x)
-        model.replace_logits(5)
+        model.reset_classifier(5)
         assert model(x).shape == (1, 5)
         torch.testing.assert_close(model.forward_features(x), features)
     assert model.num_classes == 5 and model.config.num_classes == 5
     assert model.logits.conv3d.weight.requires_grad
     assert "logits.conv3d.bias" in dict(model.named_parameters())
-    with pytest.raises(I3DConfigError):
-        model.replace_logits(0)
+    with pytest.raises(ConfigError):
+        model.reset_classifier(0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_forward_and_replace_logits() -> None:
+def test_cuda_forward_and_reset_classifier() -> None:
     model = build_model("i3d", 17).cuda().eval()
-    model.replace_logits(3)
+    model.reset_classifier(3)
     assert model.logits.conv3d.weight.is_cuda
     with torch.no_grad():
         assert model(torch.randn(1, 3, 8, 64, 64, device="cuda")).shape == (1, 3)

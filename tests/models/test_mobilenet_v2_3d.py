@@ -10,7 +10,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from exercise_rec.errors import ConfigError
 from exercise_rec.models import (
+    ModelInputError,
     WeightsError,
     build_model,
     get_entry,
@@ -21,8 +23,6 @@ from exercise_rec.models import (
 from exercise_rec.models.mobilenet_v2_3d import (
     CAM_LAYERS,
     MobileNet3DConfig,
-    MobileNet3DConfigError,
-    MobileNet3DInputError,
     MobileNetV2_3D,
     mobilenet_v2_3d,
 )
@@ -297,18 +297,18 @@ def test_cam_layer_outputs_are_not_modified_in_place() -> None:
     ],
 )
 def test_invalid_configuration_raises_value_error(kwargs: dict) -> None:
-    with pytest.raises(MobileNet3DConfigError):
+    with pytest.raises(ConfigError):
         build_model("mobilenet_v2_3d", 17, **kwargs)
-    assert issubclass(MobileNet3DConfigError, ValueError)
+    assert issubclass(ConfigError, ValueError)
 
 
 def test_invalid_num_classes_and_input() -> None:
     with pytest.raises(ValueError):
         MobileNet3DConfig(num_classes=0)
     model = build_model("mobilenet_v2_3d", 3, width_mult=0.5)
-    with pytest.raises(MobileNet3DInputError, match=r"\[B, 3, T, H, W\]"):
+    with pytest.raises(ModelInputError, match=r"\[B, 3, T, H, W\]"):
         model(torch.randn(1, 1, 4, 16, 16))
-    with pytest.raises(MobileNet3DInputError):
+    with pytest.raises(ModelInputError):
         model(torch.randn(3, 4, 16, 16))
 
 

@@ -11,7 +11,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from exercise_rec.errors import ConfigError
 from exercise_rec.models import (
+    ModelInputError,
     build_model,
     get_entry,
     list_models,
@@ -26,8 +28,6 @@ from exercise_rec.models.mobilenet_v4 import (
     MobileMQA,
     MobileNetV4,
     MobileNetV4Config,
-    MobileNetV4ConfigError,
-    MobileNetV4InputError,
     MobileNetV4Video,
     MobileNetV4VideoConfig,
     MultiQueryAttention2d,
@@ -199,12 +199,12 @@ def test_hybrid_style_reduction_keeps_block_shapes() -> None:
 
 def test_wrong_input_is_refused_by_shape() -> None:
     model = mobilenet_v4_nano(num_classes=3)
-    with pytest.raises(MobileNetV4InputError, match=r"\[B, 3, H, W\]"):
+    with pytest.raises(ModelInputError, match=r"\[B, 3, H, W\]"):
         model(torch.randn(1, 1, 32, 32))
-    with pytest.raises(MobileNetV4InputError):
+    with pytest.raises(ModelInputError):
         model(torch.randn(1, 3, 4, 32, 32))
     video = _nano_video()
-    with pytest.raises(MobileNetV4InputError, match=r"\[B, 3, T, H, W\]"):
+    with pytest.raises(ModelInputError, match=r"\[B, 3, T, H, W\]"):
         video(torch.randn(1, 3, 32, 32))
 
 
@@ -435,14 +435,14 @@ def test_cam_layer_gradients_flow() -> None:
     ],
 )
 def test_invalid_custom_configuration(kwargs: dict) -> None:
-    with pytest.raises(MobileNetV4ConfigError):
+    with pytest.raises(ConfigError):
         mobilenet_v4_custom(**kwargs)
-    assert issubclass(MobileNetV4ConfigError, ValueError)
+    assert issubclass(ConfigError, ValueError)
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 0.6, float("nan"), 0.01])
 def test_invalid_shift_fraction(fraction: float) -> None:
-    with pytest.raises(MobileNetV4ConfigError, match="shift"):
+    with pytest.raises(ConfigError, match="shift"):
         build_model("mobilenet_v4_nano_video", 3, shift_fraction=fraction)
 
 

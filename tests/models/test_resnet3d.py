@@ -10,14 +10,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from exercise_rec.errors import ConfigError
 from exercise_rec.models import (
+    ModelInputError,
     WeightsError,
     build_model,
     get_entry,
     load_weights,
     model_card,
 )
-from exercise_rec.models.resnet3d import ResNet3DConfigError, VideoInputError
 
 LAYOUT_FILE = Path(__file__).parent / "reference_layouts" / "pytorchvideo_slow_r50.json"
 SLOW_R50_PARAMS_400 = 32_454_096  # pytorchvideo slow_r50(), measured on the reference code
@@ -243,21 +244,21 @@ def test_gradient_reaches_the_stem(use_separable):
 
 
 def test_invalid_configuration_is_named():
-    with pytest.raises(ResNet3DConfigError, match="depth 18.*valid depths: 50, 101, 152"):
+    with pytest.raises(ConfigError, match="depth 18.*valid depths: 50, 101, 152"):
         build_model("resnet3d", 3, depth=18)
-    with pytest.raises(ResNet3DConfigError, match="stem 'bogus'.*slow_r50, 7x7x7"):
+    with pytest.raises(ConfigError, match="stem 'bogus'.*slow_r50, 7x7x7"):
         build_model("resnet3d", 3, stem="bogus")
-    with pytest.raises(ResNet3DConfigError, match="dropout"):
+    with pytest.raises(ConfigError, match="dropout"):
         build_model("resnet3d", 3, dropout=1.0)
-    with pytest.raises(ResNet3DConfigError, match="width"):
+    with pytest.raises(ConfigError, match="width"):
         build_model("resnet3d", 3, width=0)
 
 
 def test_wrong_input_shape_is_named():
     model = build_model("resnet3d", 3, width=4)
-    with pytest.raises(VideoInputError, match=r"\[B, 3, T, H, W\].*\(3, 4, 32, 32\)"):
+    with pytest.raises(ModelInputError, match=r"\[B, 3, T, H, W\].*\(3, 4, 32, 32\)"):
         model(torch.randn(3, 4, 32, 32))
-    with pytest.raises(VideoInputError, match=r"\(1, 1, 4, 32, 32\)"):
+    with pytest.raises(ModelInputError, match=r"\(1, 1, 4, 32, 32\)"):
         model(torch.randn(1, 1, 4, 32, 32))
 
 
@@ -328,16 +329,16 @@ def test_multiview_starts_every_view_from_a_single_view_checkpoint():
 
 def test_multiview_input_errors_are_named():
     model = build_model("multiview_resnet3d", 3, width=4)
-    with pytest.raises(VideoInputError, match=r"missing \['side'\], unknown \['top'\]"):
+    with pytest.raises(ModelInputError, match=r"missing \['side'\], unknown \['top'\]"):
         model({"front": torch.randn(1, 3, 2, 32, 32), "top": torch.randn(1, 3, 2, 32, 32)})
-    with pytest.raises(VideoInputError, match="different sizes"):
+    with pytest.raises(ModelInputError, match="different sizes"):
         model({"front": torch.randn(1, 3, 2, 32, 32), "side": torch.randn(1, 3, 2, 64, 64)})
-    with pytest.raises(VideoInputError, match=r"view 'side'.*\[B, 3, T, H, W\]"):
+    with pytest.raises(ModelInputError, match=r"view 'side'.*\[B, 3, T, H, W\]"):
         model({"front": torch.randn(1, 3, 2, 32, 32), "side": torch.randn(3, 2, 32, 32)})
-    with pytest.raises(VideoInputError, match=r"\[B, 2, C, T, H, W\]"):
+    with pytest.raises(ModelInputError, match=r"views front, side.*\[B, 2, 3, T, H, W\]"):
         model(torch.randn(1, 3, 3, 2, 32, 32))
     for views in [(), ("a", "a"), ("a.b",), "front"]:
-        with pytest.raises(ResNet3DConfigError):
+        with pytest.raises(ConfigError):
             build_model("multiview_resnet3d", 3, width=4, views=views)
 
 

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torchvision.models import WeightsEnum, get_model_builder
 
+from exercise_rec.errors import ConfigError
 from exercise_rec.models import WeightsError, build_model, get_entry, load_weights
 from exercise_rec.models.torchvision_video import (
     ARCHS,
     PretrainedWeightsNotFoundError,
-    VideoResNetConfigError,
     hub_cache_path,
 )
 
@@ -133,7 +133,7 @@ def test_wrong_arch_file_is_refused_by_name(tmp_path):
 
 
 def test_unknown_arch_lists_valid_ones():
-    with pytest.raises(VideoResNetConfigError, match="r3d_18, mc3_18, r2plus1d_18"):
+    with pytest.raises(ConfigError, match="r3d_18, mc3_18, r2plus1d_18"):
         build_model("pretrained_resnet", 17, arch="r3d_50")
 
 

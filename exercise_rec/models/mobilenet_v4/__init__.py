@@ -14,12 +14,7 @@ from exercise_rec.models.mobilenet_v4.blocks import (
     Residual,
     Stem,
 )
-from exercise_rec.models.mobilenet_v4.config import (
-    VARIANTS,
-    MobileNetV4Config,
-    MobileNetV4ConfigError,
-    MobileNetV4InputError,
-)
+from exercise_rec.models.mobilenet_v4.config import VARIANTS, MobileNetV4Config
 from exercise_rec.models.mobilenet_v4.model import (
     CAM_LAYERS,
     STAGE_NAMES,
@@ -60,8 +55,6 @@ __all__ = [
     "MobileMQA",
     "MobileNetV4",
     "MobileNetV4Config",
-    "MobileNetV4ConfigError",
-    "MobileNetV4InputError",
     "MobileNetV4Video",
     "MobileNetV4VideoConfig",
     "MultiQueryAttention2d",

@@ -11,21 +11,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-__all__ = [
-    "VARIANTS",
-    "MobileNetV4Config",
-    "MobileNetV4ConfigError",
-    "MobileNetV4InputError",
-    "group_norm_groups",
-]
+from exercise_rec.errors import ConfigError
 
-
-class MobileNetV4ConfigError(ValueError):
-    """An invalid MobileNet-v4 configuration; the message names the field and the constraint."""
-
-
-class MobileNetV4InputError(ValueError):
-    """An input tensor whose rank or channel count the model cannot take."""
+__all__ = ["VARIANTS", "MobileNetV4Config", "group_norm_groups"]
 
 
 def group_norm_groups(channels: int) -> int:
@@ -36,7 +24,7 @@ def group_norm_groups(channels: int) -> int:
 def _check_group_norm(name: str, channels: int) -> None:
     groups = group_norm_groups(channels)
     if groups < 1 or channels % groups:
-        raise MobileNetV4ConfigError(
+        raise ConfigError(
             f"{name}={channels} cannot be normalised by GroupNorm({channels} // 8 = {groups} groups): "
             "use at least 8 channels, divisible by channels // 8 (any multiple of 8 works)"
         )
@@ -75,15 +63,15 @@ class MobileNetV4Config:
         for name in positive:
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
-                raise MobileNetV4ConfigError(f"{name} must be a positive int, got {value!r}")
+                raise ConfigError(f"{name} must be a positive int, got {value!r}")
         for name in ("fused_ibs", "uib_extradw_pairs", "se_uib_pairs", "se_mqa_pairs"):
             value = getattr(self, name)
             if not _is_int(value) or value < 0:
-                raise MobileNetV4ConfigError(f"{name} must be an int >= 0 (a block count), got {value!r}")
+                raise ConfigError(f"{name} must be an int >= 0 (a block count), got {value!r}")
         _check_group_norm("base_channels", self.base_channels)
         _check_group_norm("expanded_channels", self.expanded_channels)
         if self.base_channels % self.num_heads:
-            raise MobileNetV4ConfigError(
+            raise ConfigError(
                 f"base_channels={self.base_channels} must split evenly into num_heads={self.num_heads} "
                 "attention heads"
             )
@@ -91,9 +79,9 @@ class MobileNetV4Config:
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
             math.isfinite(dropout) and 0.0 <= dropout < 1.0
         ):
-            raise MobileNetV4ConfigError(f"dropout is a drop probability in [0, 1), got {dropout!r}")
+            raise ConfigError(f"dropout is a drop probability in [0, 1), got {dropout!r}")
         if not isinstance(self.mqa_reduction, bool):
-            raise MobileNetV4ConfigError(f"mqa_reduction must be a bool, got {self.mqa_reduction!r}")
+            raise ConfigError(f"mqa_reduction must be a bool, got {self.mqa_reduction!r}")
 
     def with_io(self, in_channels: int, num_classes: int) -> MobileNetV4Config:
         """The same network for another input channel count and number of classes."""

@@ -8,20 +8,18 @@ up), so any input of at least 1x1 pixels works; the feature map is pooled global
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from exercise_rec.errors import ConfigError
+from exercise_rec.models.interface import Classifier, check_clip, classifier_layer
 from exercise_rec.models.mobilenet_v4.attention import MobileMQA
 from exercise_rec.models.mobilenet_v4.blocks import SE, UIB, ExtraDW, FusedIB, Stem
-from exercise_rec.models.mobilenet_v4.config import (
-    VARIANTS,
-    MobileNetV4Config,
-    MobileNetV4ConfigError,
-    MobileNetV4InputError,
-)
+from exercise_rec.models.mobilenet_v4.config import VARIANTS, MobileNetV4Config
 from exercise_rec.models.registry import register_model
 
 __all__ = [
@@ -95,8 +93,10 @@ def build_stages(config: MobileNetV4Config) -> nn.Sequential:
     return nn.Sequential(OrderedDict((name, stages[name]) for name in STAGE_NAMES))
 
 
-class MobileNetV4(nn.Module):
+class MobileNetV4(Classifier):
     """MobileNet-v4 image model: ``[B, in_channels, H, W]`` -> ``[B, num_classes]`` logits."""
+
+    input_kind = "image"
 
     def __init__(self, config: MobileNetV4Config) -> None:
         super().__init__()
@@ -114,18 +114,22 @@ class MobileNetV4(nn.Module):
 
     def feature_map(self, x: Tensor) -> Tensor:
         """Last stage's output ``[B, C, H', W']`` (H' = H / 2**fused_ibs, rounded up)."""
-        channels = self.config.in_channels
-        if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != channels:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise MobileNetV4InputError(f"expected a [B, {channels}, H, W] image tensor, got {shape}")
-        return self.stages(self.stem(x))
+        return self.stages(self.stem(check_clip(x, self.input_kind, self.config.in_channels)))
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Globally average-pooled features ``[B, base_channels]``."""
         return self.feature_map(x).mean(dim=(2, 3))
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.forward_features(x))
+    def forward_head(self, features: Tensor) -> Tensor:
+        """The seed's MLP head (hidden layer, norm, dropout, logits)."""
+        return self.head(features)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh ``num_classes``-way last linear layer (PyTorch's init, as built); the MLP's hidden
+        layer is kept, as timm keeps MobileNet's ``conv_head``."""
+        self.config = dataclasses.replace(self.config, num_classes=num_classes)
+        old = self.head.logits
+        self.head.logits = classifier_layer(old.in_features, num_classes, like=old.weight, std=None)
 
 
 def _image_constructor(variant: str) -> Callable[..., MobileNetV4]:
@@ -141,6 +145,7 @@ def _image_constructor(variant: str) -> Callable[..., MobileNetV4]:
         name,
         default_input=(3, 224, 224),
         cam_layers=CAM_LAYERS,
+        input_kind="image",
         description=f"MobileNet-v4 {variant}, 2D image model [B, C, H, W] (seed's {variant} configuration)",
     )(build)
 
@@ -156,6 +161,7 @@ mobilenet_v4_hybrid_large = _image_constructor("hybrid_large")
     "mobilenet_v4_custom",
     default_input=(3, 224, 224),
     cam_layers=CAM_LAYERS,
+    input_kind="image",
     description="MobileNet-v4 with every width and block count chosen by the caller, 2D image model",
 )
 def mobilenet_v4_custom(
@@ -178,9 +184,9 @@ def mobilenet_v4_custom(
     signature) enables the stride-2 query and key/value paths hybrid_large uses."""
     ratio = squeeze_ratio
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
-        raise MobileNetV4ConfigError(f"squeeze_ratio must be a number in (0, 1], got {ratio!r}")
+        raise ConfigError(f"squeeze_ratio must be a number in (0, 1], got {ratio!r}")
     if isinstance(base_channels, int) and int(base_channels * ratio) < 1:
-        raise MobileNetV4ConfigError(
+        raise ConfigError(
             f"squeeze_ratio={ratio!r} squeezes base_channels={base_channels} to 0 channels"
         )
     return MobileNetV4(

@@ -22,13 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from exercise_rec.errors import ConfigError
+from exercise_rec.models.interface import check_clip
 from exercise_rec.models.mobilenet_v4.blocks import Residual
-from exercise_rec.models.mobilenet_v4.config import (
-    VARIANTS,
-    MobileNetV4Config,
-    MobileNetV4ConfigError,
-    MobileNetV4InputError,
-)
+from exercise_rec.models.mobilenet_v4.config import VARIANTS, MobileNetV4Config
 from exercise_rec.models.mobilenet_v4.model import STAGE_NAMES, MobileNetV4
 from exercise_rec.models.registry import register_model
 
@@ -60,11 +57,11 @@ class MobileNetV4VideoConfig:
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (
             math.isfinite(fraction) and 0.0 <= fraction <= 0.5
         ):
-            raise MobileNetV4ConfigError(
+            raise ConfigError(
                 f"shift_fraction is the share of channels shifted each way, in [0, 0.5]; got {fraction!r}"
             )
         if fraction > 0 and self.shifted_channels == 0:
-            raise MobileNetV4ConfigError(
+            raise ConfigError(
                 f"shift_fraction={fraction!r} shifts int({self.backbone.base_channels} * {fraction!r}) = 0 "
                 f"of {self.backbone.base_channels} channels; use 0 (no shift) or at least "
                 f"{1 / self.backbone.base_channels:g}"
@@ -103,6 +100,8 @@ def _fold(video: Tensor) -> Tensor:
 class MobileNetV4Video(MobileNetV4):
     """MobileNet-v4 with temporal shift for ``[B, 3, T, H, W]`` clips; any T >= 1, H, W >= 1."""
 
+    input_kind = "video"
+
     def __init__(self, config: MobileNetV4VideoConfig) -> None:
         super().__init__(config.backbone)
         self.video_config = config
@@ -115,10 +114,7 @@ class MobileNetV4Video(MobileNetV4):
 
     def feature_map(self, x: Tensor) -> Tensor:
         """Last stage's output ``[B, C, T, H', W']`` (frames are never pooled in time before it)."""
-        channels = self.config.in_channels
-        if not isinstance(x, Tensor) or x.ndim != 5 or x.shape[1] != channels:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise MobileNetV4InputError(f"expected a [B, {channels}, T, H, W] clip tensor, got {shape}")
+        check_clip(x, self.input_kind, self.config.in_channels)
         num_frames = x.shape[2]
         shifted = self.video_config.shifted_channels
         shift = functools.partial(temporal_shift, num_frames=num_frames, shifted=shifted) if shifted else None
@@ -149,6 +145,7 @@ def _video_constructor(variant: str) -> Callable[..., MobileNetV4Video]:
         name,
         default_input=(3, 16, 128, 128),
         cam_layers=VIDEO_CAM_LAYERS,
+        input_kind="video",
         description=f"MobileNet-v4 {variant} per frame + temporal shift (TSM), temporal average pooling",
     )(build)
 
