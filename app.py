@@ -13,13 +13,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import argparse  # noqa: E402
-import logging  # noqa: E402
+import sys  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from exercise_rec.cli_common import OneLineParser, cli  # noqa: E402
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python app.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: all)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--checkpoint", type=Path, help="default checkpoint (also offered in every picker)")
@@ -34,22 +36,24 @@ def main() -> None:
                              "recently used are dropped first (default 256mb)")
     parser.add_argument("--max-sessions", type=int, default=1000,
                         help="sessions whose state is kept (0.3-0.5 MB each); the least recently active go first")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return parser
 
+
+def serve(args: argparse.Namespace) -> int:
+    """Builds the app (loading the default checkpoint, so a bad one fails here, in one line) and serves it."""
     from exercise_rec.app import AppConfig, build_app, launch_options
 
-    try:
-        config = AppConfig(
-            device=args.device, concurrency=args.concurrency, max_upload=args.max_upload, max_pixels=args.max_pixels,
-            frames_budget=args.frames_budget, max_sessions=args.max_sessions,
-        )
-    except ValueError as err:
-        parser.error(str(err))
+    config = AppConfig(
+        device=args.device, concurrency=args.concurrency, max_upload=args.max_upload, max_pixels=args.max_pixels,
+        frames_budget=args.frames_budget, max_sessions=args.max_sessions,
+    )
     if args.checkpoint is not None:
         config = replace(config, default_checkpoint=args.checkpoint, extra_checkpoints=(args.checkpoint,))
     build_app(config).launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(config))
+    return 0
 
+
+main = cli(build_parser, serve)
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,7 +15,13 @@ import torch
 
 from exercise_rec.app import bounds
 from exercise_rec.app.outputs import frame_files, image_file
-from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, sample_examples, user_errors
+from exercise_rec.app.state import (
+    FRAMES_TTL_S,
+    ModelStore,
+    require_video,
+    sample_examples,
+    user_errors,
+)
 from exercise_rec.data import frames as frame_tools
 from exercise_rec.data.transforms import AugmentConfig, build_transforms, denormalize
 from exercise_rec.data.video import read_clip

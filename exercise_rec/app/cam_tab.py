@@ -16,7 +16,13 @@ import torch
 from matplotlib.figure import Figure
 
 from exercise_rec.app.outputs import frame_files, image_file, output_dir
-from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, sample_examples, user_errors
+from exercise_rec.app.state import (
+    FRAMES_TTL_S,
+    ModelStore,
+    require_video,
+    sample_examples,
+    user_errors,
+)
 from exercise_rec.explain import METHODS, cam_layers, default_layer
 from exercise_rec.explain.overlay import (
     cam_frames,

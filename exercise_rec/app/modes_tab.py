@@ -17,7 +17,13 @@ import torch
 
 from exercise_rec.app.cam_tab import render_cam
 from exercise_rec.app.outputs import image_file
-from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, sample_examples, user_errors
+from exercise_rec.app.state import (
+    FRAMES_TTL_S,
+    ModelStore,
+    require_video,
+    sample_examples,
+    user_errors,
+)
 from exercise_rec.explain import cam_layers, model_lock
 from exercise_rec.inference import Predictor
 from exercise_rec.models.registry import count_flops

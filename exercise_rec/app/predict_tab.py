@@ -72,7 +72,7 @@ def build(store: ModelStore) -> None:
             return gr.Plot(value=None, visible=False)
         stride = max(TIMELINE_STRIDE_S, duration / (TIMELINE_MAX_WINDOWS - 1))
         progress(0.2, desc=f"classifying 3 s windows every {stride:.3g} s")
-        return gr.Plot(value=timeline_figure(store.get(checkpoint).predict_windows(path, stride)), visible=True)
+        return gr.Plot(value=timeline_figure(store.get(checkpoint).predict_windows(path, stride, info=info)), visible=True)
 
     with gr.Row():
         with gr.Column(scale=1):

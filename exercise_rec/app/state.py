@@ -18,7 +18,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,8 +26,9 @@ import gradio as gr
 
 from exercise_rec.app.frame_store import FrameStore
 from exercise_rec.app.limits import check_video, parse_pixels, parse_size
+from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
 from exercise_rec.data.video import VideoError, VideoInfo
-from exercise_rec.errors import ConfigError
+from exercise_rec.errors import ConfigError, ExerciseRecError
 from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
 from exercise_rec.train.checkpoint import CheckpointError
 
@@ -79,6 +80,11 @@ class AppConfig:
     @property
     def frame_pixels(self) -> int:
         return parse_pixels(self.max_pixels)
+
+    @property
+    def decode_limits(self) -> DecodeLimits:
+        """The library's decoding limits with this server's pixel limit (every decode the app does)."""
+        return replace(DEFAULT_LIMITS, max_pixels=self.frame_pixels)
 
     @property
     def frames_bytes(self) -> int:
@@ -141,8 +147,8 @@ class ModelStore:
         key = (path.resolve(), role)
         with self._lock:
             if key not in self._loaded:
-                log.info("loading %s (%s)", path, role)
-                self._loaded[key] = Predictor.from_checkpoint(path, device=self.config.device)
+                log.debug("loading %s (%s)", path, role)
+                self._loaded[key] = Predictor.from_checkpoint(path, device=self.config.device, limits=self.config.decode_limits)
             return self._loaded[key]
 
     def by_mode(self, mode: str) -> str:
@@ -190,8 +196,9 @@ def _user_message(err: Exception) -> str:
 
 
 def user_errors(fn: F) -> F:
-    """Turn a user's mistake (``ValueError``/``OSError``: bad video, wrong checkpoint, bad setting)
-    into a readable ``gr.Error``; other failures are logged and reported without internals.
+    """Turn a user's mistake (an :class:`ExerciseRecError`: bad video, wrong checkpoint, bad setting;
+    or an ``OSError`` naming a file) into a readable ``gr.Error``; anything else is a bug, logged
+    with its traceback and reported without internals.
 
     Every ``gr.Error`` here has ``print_exception=False``: Gradio would otherwise print a traceback
     to the server console for each rejected upload; the one log line below says what happened.
@@ -203,7 +210,7 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (ValueError, OSError) as err:
+        except (ExerciseRecError, OSError) as err:
             log.info("rejected request to %s: %s", fn.__name__, err)
             raise gr.Error(_user_message(err), print_exception=False) from None
         except Exception as err:
@@ -224,5 +231,5 @@ def require_video_info(video: str | None, config: AppConfig) -> tuple[Path, Vide
     if not video:
         raise gr.Error("Upload a video first (or pick an example).", print_exception=False)
     path = Path(video)
-    return path, check_video(path, config.upload_bytes, config.frame_pixels)
+    return path, check_video(path, config.upload_bytes, config.decode_limits)
 
