@@ -26,10 +26,9 @@ from exercise_rec.app.state import (
 )
 from exercise_rec.explain import cam_layers, model_lock
 from exercise_rec.inference import Predictor
+from exercise_rec.models.mobilenet_v2_3d import MODES
 from exercise_rec.models.registry import count_flops
 from exercise_rec.profiling import feature_map_shapes, peak_activation_bytes
-
-MODES = ("standard", "high_temporal")
 
 EXPLANATION = """
 **Why temporal stride matters.** A 3D convolution with temporal stride 2 keeps every other time

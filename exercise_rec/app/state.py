@@ -26,6 +26,7 @@ import gradio as gr
 
 from exercise_rec.app.frame_store import FrameStore
 from exercise_rec.app.limits import check_video, parse_pixels, parse_size
+from exercise_rec.data.dataset import VIDEO_SUFFIXES
 from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
 from exercise_rec.data.video import VideoError, VideoInfo
 from exercise_rec.errors import ConfigError, ExerciseRecError
@@ -35,7 +36,6 @@ from exercise_rec.train.checkpoint import CheckpointError
 log = logging.getLogger(__name__)
 
 SAMPLES_DIR = CHECKPOINT_DIR.parent / "samples"
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 # How long a session keeps the token of its frames for the scrubbing sliders. Gradio frees a browser
 # tab's state when the tab closes, but an API client's session never closes; expiry also drops the
 # frames from the store (its delete callback), before the byte budget would.

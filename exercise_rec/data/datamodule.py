@@ -13,9 +13,17 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader
 
-from exercise_rec.data.dataset import SPLITS, ExerciseVideoDataset, LongLayoutConfig, Split, SplitConfig
+from exercise_rec.data.dataset import (
+    SPLITS,
+    DatasetError,
+    ExerciseVideoDataset,
+    LongLayoutConfig,
+    Split,
+    SplitConfig,
+)
 from exercise_rec.data.transforms import AugmentConfig, ClipTransform, build_transforms
 
 __all__ = ["ExerciseVideoDataModule", "default_num_workers"]
@@ -39,6 +47,9 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
     :meth:`ExerciseVideoDataset.with_transform`. Clips are decoded at short side ``max(size)``.
     The RAM cache is off in debug mode so every pass shows fresh augmentations; workers are
     persistent when there are any; memory is pinned only when CUDA is available.
+    In a distributed run, each process evaluates its own share of the val/test clips and no clip
+    twice (Lightning's own sampler pads the shares to equal length by repeating clips, which
+    counts them twice in the metrics); training shares stay Lightning's.
     ``sources=True``: loader batches are ``(clips, labels, sources)`` (the files read, see
     :attr:`ClipItem.source`); ``warn_each_skip`` as in :class:`ExerciseVideoDataset`.
     """
@@ -129,10 +140,12 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
 
     def _loader(self, dataset: ExerciseVideoDataset, train: bool) -> DataLoader:
         transform = self.train_transform if train else self.eval_transform
+        view = dataset.with_transform(transform, sources=self.sources)
         return DataLoader(
-            dataset.with_transform(transform, sources=self.sources),
+            view,
             batch_size=self.batch_size,
             shuffle=train,
+            sampler=None if train else _eval_sampler(view),
             drop_last=train and len(dataset) > self.batch_size,  # a batch of 1 breaks BatchNorm
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -148,3 +161,19 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_dataset, train=False)
+
+
+def _eval_sampler(dataset: ExerciseVideoDataset) -> UnrepeatedDistributedSampler | None:
+    """This process's share of an evaluation split in a distributed run (None otherwise): every
+    clip once. Each process needs at least one clip, since DDP broadcasts buffers at the first
+    evaluation forward pass and would wait for a process that has no batch."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return None
+    processes = torch.distributed.get_world_size()
+    if processes == 1:
+        return None
+    if len(dataset) < processes:
+        raise DatasetError(dataset.root, f"split {dataset.split!r} has {len(dataset)} clip(s), fewer than the "
+                           f"{processes} processes of this run; use fewer devices or add clips")
+    return UnrepeatedDistributedSampler(dataset, num_replicas=processes, rank=torch.distributed.get_rank(),
+                                        shuffle=False)

@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-from exercise_rec.errors import ConfigError, ExerciseRecError
 from exercise_rec.data.video import (
     DEFAULT_LIMITS,
     Sampling,
     VideoError,
     read_clip,
 )
+from exercise_rec.errors import ConfigError, ExerciseRecError
 
 __all__ = [
     "VIDEO_SUFFIXES",

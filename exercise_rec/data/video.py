@@ -32,7 +32,6 @@ import imageio_ffmpeg
 import numpy as np
 import torch
 
-from exercise_rec.errors import ConfigError, ExerciseRecError
 from exercise_rec.data.avi import pictures_of_frames
 from exercise_rec.data.containers import (
     AVI,
@@ -44,6 +43,7 @@ from exercise_rec.data.containers import (
     sniff,
 )
 from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
+from exercise_rec.errors import ConfigError, ExerciseRecError
 from exercise_rec.io import atomic_path
 
 __all__ = [

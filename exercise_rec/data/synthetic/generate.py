@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from exercise_rec.data.dataset import SPLITS, SplitConfig
 from exercise_rec.data.synthetic.figure import JOINT_NAMES
 from exercise_rec.data.synthetic.motions import CLASS_NAMES
 from exercise_rec.data.synthetic.scene import (
@@ -39,7 +40,6 @@ from exercise_rec.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 _LONG_KEY = len(CLASS_NAMES)  # seed-stream id for long recordings, distinct from every class index
 _SPLIT_KEY = len(CLASS_NAMES) + 1
 
@@ -77,22 +77,15 @@ def _long_job(args: tuple[Path, int, int, SynthConfig]) -> str:
 
 
 def split_counts(n: int, config: SynthConfig) -> tuple[int, int, int]:
-    """(train, val, test) sizes for a class of ``n`` videos: val and test get at least one when n >= 3."""
-    val, test = round(n * config.val_fraction), round(n * config.test_fraction)
-    if n >= 3:
-        val, test = max(val, 1), max(test, 1)
-    elif n == 2:
-        val, test = 1, 0
-    else:
-        val, test = 0, 0
-    return n - val - test, val, test
+    """(train, val, test) sizes for a class of ``n`` videos: the datasets' own rule (:class:`SplitConfig`)."""
+    return SplitConfig(config.val_fraction, config.test_fraction).counts(n)
 
 
 def assign_splits(items: Sequence[str], seed: int, config: SynthConfig) -> dict[str, list[str]]:
     """Deterministic shuffle of one group's items into train/val/test by ``split_counts``."""
     order = [items[i] for i in np.random.default_rng([seed, _SPLIT_KEY]).permutation(len(items))]
     n_train, n_val, _ = split_counts(len(items), config)
-    return {"train": order[:n_train], "val": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}
+    return dict(zip(SPLITS, (order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])))
 
 
 def prepare_output_dir(root: str | os.PathLike[str]) -> Path:

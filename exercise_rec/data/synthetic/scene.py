@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exercise_rec.errors import ExerciseRecError
 from exercise_rec.data.synthetic.figure import (
     JOINT,
     Body,
@@ -31,6 +30,7 @@ from exercise_rec.data.synthetic.render import (
     to_image,
 )
 from exercise_rec.data.synthetic.upright import no_exercise
+from exercise_rec.errors import ExerciseRecError
 
 TRANSITION_S = 0.6  # seconds a long recording takes to move between activities (labelled no_exercise)
 

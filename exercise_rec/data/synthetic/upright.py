@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from exercise_rec.errors import ConfigError
 from exercise_rec.data.synthetic.figure import Body, Pose
 from exercise_rec.data.synthetic.rhythm import osc, rhythm, standing
+from exercise_rec.errors import ConfigError
 
 NO_EXERCISE_VARIANTS = ("idle", "walk_across", "walk_in", "walk_out")
 
