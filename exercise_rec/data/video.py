@@ -592,7 +592,9 @@ def write_video(
     Odd widths/heights are padded by one black pixel (yuv420p needs even sizes). ``crf`` is x264's
     quality (lower = better, 18 is visually lossless); ``preset`` trades encode speed for size.
     Frames stream to ffmpeg one at a time (an iterable of frames works too), and the file appears
-    atomically: a temporary file in the same folder is renamed over ``path`` on success.
+    atomically: a temporary file in the same folder is renamed over ``path`` on success. Our own
+    pipe rather than ``imageio_ffmpeg.write_frames``: that one reported nothing when ffmpeg failed
+    on a short clip (an invalid preset), so an empty file would have been renamed into place.
     """
     target = Path(path)
     muxer = _WRITE_MUXERS.get(target.suffix.lower())
