@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 import torch
 
+from exercise_rec import display as frame_tools
 from exercise_rec.app import bounds
 from exercise_rec.app.outputs import frame_files, image_file
 from exercise_rec.app.state import (
@@ -22,7 +23,6 @@ from exercise_rec.app.state import (
     sample_examples,
     user_errors,
 )
-from exercise_rec.data import frames as frame_tools
 from exercise_rec.data.transforms import AugmentConfig, build_transforms, denormalize
 from exercise_rec.data.video import read_clip
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from exercise_rec.data import frames
+from exercise_rec import display as frames
 from exercise_rec.data.transforms import (
     AugParams,
     ClipTransform,

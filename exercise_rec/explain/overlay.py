@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from exercise_rec.data import frames as frame_tools
+from exercise_rec import display as frame_tools
 from exercise_rec.data.video import write_video
 from exercise_rec.explain.cam import CamError, CamInfo
 

@@ -14,8 +14,8 @@ import torch
 from matplotlib.figure import Figure
 
 from exercise_rec.cam import main as cam_main
-from exercise_rec.data.frames import GAP, MIN_HEIGHT
 from exercise_rec.data.video import probe, write_video
+from exercise_rec.display import GAP, MIN_HEIGHT
 from exercise_rec.explain import CamError, CamInfo
 from exercise_rec.explain.overlay import (
     cam_video,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exercise_rec.data.frames import label_frames
+from exercise_rec.display import label_frames
 
 
 @pytest.mark.parametrize("text", ["input", "gradcam features.18 -> high_knees"])

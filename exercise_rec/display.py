@@ -1,4 +1,4 @@
-"""Helpers for showing uint8 frame stacks ``[T, H, W, 3]`` to people: scale, caption, join.
+"""Showing uint8 frame stacks ``[T, H, W, 3]`` to people: scale, caption, join (display code, not data).
 
 Why shared: the augmentation debug videos, the CAM videos and the app's strips all show small
 model inputs (128x128) next to each other; they scale and caption them the same way.
