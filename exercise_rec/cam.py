@@ -31,8 +31,10 @@ def build_parser() -> OneLineParser:
     p.add_argument("--layer", help="layer name (default: the last conv block; see --list-layers)")
     p.add_argument("--method", default="gradcam", choices=list(METHODS), help="CAM method (default gradcam)")
     p.add_argument("--target", type=_target, help="class name or index to explain (default: the predicted class)")
-    p.add_argument("--out", type=output_file(".mp4", ".m4v", ".mov", ".mkv"), help="output mp4: input | overlay, side by side")
-    p.add_argument("--plot", type=output_file(".png", ".svg", ".pdf"), help="also save the per-frame importance chart (png/svg/pdf)")
+    p.add_argument("--out", type=output_file(".mp4", ".m4v", ".mov", ".mkv"),
+                   help="output mp4: input | overlay, side by side")
+    p.add_argument("--plot", type=output_file(".png", ".svg", ".pdf"),
+                   help="also save the per-frame importance chart (png/svg/pdf)")
     p.add_argument("--per-frame", action="store_true",
                    help="normalise each frame on its own (detail in quiet frames; hides when the model looks)")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity in [0, 1] (default 0.5)")

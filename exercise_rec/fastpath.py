@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from exercise_rec.errors import ExerciseRecError
 from exercise_rec.device import clip_memory_format
+from exercise_rec.errors import ExerciseRecError
 from exercise_rec.io import atomic_path
 
 BACKENDS = ("torch", "onnx", "openvino")

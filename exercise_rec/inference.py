@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from exercise_rec.errors import ConfigError
-from exercise_rec.data.transforms import AugmentConfig, build_transforms
 from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
+from exercise_rec.data.transforms import AugmentConfig, build_transforms
 from exercise_rec.data.video import VideoInfo, probe, read_clip, read_windows
 from exercise_rec.device import clip_memory_format, pick_device
+from exercise_rec.errors import ConfigError
 from exercise_rec.fastpath import FastModel, FastPathError
 from exercise_rec.models import get_entry
 from exercise_rec.train.checkpoint import CheckpointMeta, load_checkpoint

@@ -28,7 +28,7 @@ CASES: list[tuple[list[str], str]] = [
     (["-m", "exercise_rec.export", "--out", "model.txt"], "must end in .onnx"),
     (["-m", "exercise_rec.export", "--checkpoint", "missing.pt", "--out", "m.onnx"], "missing.pt"),
     (["-m", "exercise_rec.evaluate", "--checkpoint", "missing.pt", "--data", "."], "missing.pt"),
-    (["-m", "exercise_rec.evaluate", "--checkpoint", "c.pt", "--data", "no_such_dir"], "no_such_dir: dataset directory not found"),
+    (["-m", "exercise_rec.evaluate", "--checkpoint", "c.pt", "--data", "no_such_dir"], "no_such_dir: dataset directory"),
     (["-m", "exercise_rec.faithfulness", "--data", ".", "--checkpoint", "c.pt", "--per-class", "0"], "positive"),
     (["-m", "exercise_rec.bench", "--sections", "bogus"], "bogus"),
     (["-m", "exercise_rec.synth", "--out", "s", "--per-class", "0"], "positive"),

@@ -15,7 +15,8 @@ import pytest
 
 def _has(owner: object, names: tuple[str, ...], package: str) -> None:
     missing = [n for n in names if not hasattr(owner, n)]
-    assert not missing, f"{package} {version(package)}: {getattr(owner, '__name__', owner)} lost {missing}; see requirements.txt"
+    where = f"{package} {version(package)}: {getattr(owner, '__name__', owner)}"
+    assert not missing, f"{where} lost {missing}; see requirements.txt"
 
 
 def test_lightning_csv_logger_internals_used_by_train_loggers() -> None:

@@ -77,7 +77,9 @@ def comparison_table(predictors: dict[str, Predictor], latency_ms: dict[str, flo
         ("peak activation memory (MiB)", {m: f"{c.peak_mib:.1f}" for m, c in costs.items()}),
     ]
     layers = list(next(iter(costs.values())).shapes)
-    rows += [(f"`{layer}` [C, T', H', W']", {m: str(list(c.shapes.get(layer, ()))) for m, c in costs.items()}) for layer in layers]
+    rows += [
+        (f"`{layer}` [C, T', H', W']", {m: str(list(c.shapes.get(layer, ()))) for m, c in costs.items()}) for layer in layers
+    ]
     return header + "\n".join(f"| {name} | " + " | ".join(v[m] for m in predictors) + " |" for name, v in rows)
 
 

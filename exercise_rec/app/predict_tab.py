@@ -60,7 +60,9 @@ def build(store: ModelStore) -> None:
         progress(0.3, desc="decoding and classifying")
         result = predictor.predict(path, top_k=TOP_K)
         labels = dict(zip(result.labels, result.top_probs))
-        summary = f"**{result.label}** · {result.latency_ms:.0f} ms (decode + transform + model) · {predictor.meta.model_name}"
+        summary = (
+            f"**{result.label}** · {result.latency_ms:.0f} ms (decode + transform + model) · {predictor.meta.model_name}"
+        )
         return labels, image_file(frame_strip(result.clip.numpy())), summary
 
     @user_errors

@@ -148,7 +148,9 @@ class ModelStore:
         with self._lock:
             if key not in self._loaded:
                 log.debug("loading %s (%s)", path, role)
-                self._loaded[key] = Predictor.from_checkpoint(path, device=self.config.device, limits=self.config.decode_limits)
+                self._loaded[key] = Predictor.from_checkpoint(
+                    path, device=self.config.device, limits=self.config.decode_limits
+                )
             return self._loaded[key]
 
     def by_mode(self, mode: str) -> str:

@@ -222,7 +222,8 @@ def _read_labels(path: Path, config: LongLayoutConfig) -> list[str | None]:
         try:
             labels[int(row[frame_col])] = row[label_col].strip()
         except (ValueError, IndexError):
-            raise DatasetError(path.parent.parent, f"{path.name} line {number}: cannot read frame/label from {row}") from None
+            reason = f"{path.name} line {number}: cannot read frame/label from {row}"
+            raise DatasetError(path.parent.parent, reason) from None
     out: list[str | None] = [None] * (max(labels) + 1 if labels else 0)
     for frame, label in labels.items():
         if frame >= 0 and label:

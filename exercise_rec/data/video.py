@@ -69,7 +69,7 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 # containers.py). Appended to a user's own options so that ours win on a repeated key.
 _options = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS", "")
 if FFMPEG_CAPTURE_OPTIONS not in _options:
-    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"{_options}|{FFMPEG_CAPTURE_OPTIONS}" if _options else FFMPEG_CAPTURE_OPTIONS
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = "|".join(filter(None, (_options, FFMPEG_CAPTURE_OPTIONS)))
 
 Sampling = Literal["uniform", "random"]
 PathArg = str | PathLike[str]
@@ -367,7 +367,8 @@ class _ForwardReader:
         self.position += 1
         self.grabbed += 1
         if time.monotonic() > self.deadline:
-            raise VideoError(self.path, f"decoding took longer than {self.limits.budget_s:.0f} s (corrupt, or too much for one request)")
+            budget = self.limits.budget_s
+            raise VideoError(self.path, f"decoding took longer than {budget:.0f} s (corrupt, or too much for one request)")
         if self.grabbed > self.limits.max_count_frames:
             raise VideoError(self.path, f"decoding needed more than {self.limits.max_count_frames:,} frames for one request")
         return True
@@ -438,7 +439,9 @@ class _Frames:
         """How many pictures the stream should decode to."""
         return self.info.frames if self.pictures is None else int(self.pictures[-1]) + 1
 
-    def reader(self, cap: cv2.VideoCapture, path: Path, size: int | Sequence[int] | None, limits: DecodeLimits) -> _ForwardReader:
+    def reader(
+        self, cap: cv2.VideoCapture, path: Path, size: int | Sequence[int] | None, limits: DecodeLimits
+    ) -> _ForwardReader:
         """A reader over picture numbers; it never seeks in a stream with dropped frames."""
         return _ForwardReader(cap, path, size, limits if self.pictures is None else replace(limits, seek_gap=_NO_SEEK))
 

@@ -136,7 +136,8 @@ def test_corrupt_file_is_reported_once_and_skipped(folder_copy: Path, caplog: py
             clip, label = ds[k]
             assert clip.shape[0] == 2
             assert ds.items[(k + 1) % len(ds)].label == label  # the next item stands in
-    assert [r.getMessage() for r in caplog.records].count(f"{bad}: skipped, not a video (no recognised container format)") == 1
+    skipped = f"{bad}: skipped, not a video (no recognised container format)"
+    assert [r.getMessage() for r in caplog.records].count(skipped) == 1
     assert ds.skipped == {str(bad): "not a video (no recognised container format)"}
 
 
@@ -239,7 +240,10 @@ def test_long_layout_headerless_columns_and_derived_split(tmp_path: Path) -> Non
         rows = (tmp_path / "labels" / f"rec_{k}.csv").read_text().splitlines()[1:]
         (tmp_path / "labels" / f"rec_{k}.csv").write_text("\n".join(f"x,{r.split(',')[1]},{r.split(',')[0]}" for r in rows))
     config = LongLayoutConfig(frame_column=2, label_column=1, header=False, window=10, stride=10)
-    parts = {s: {i.path.stem for i in ExerciseVideoDataset(tmp_path, s, long_layout=config, seed=3).items} for s in ("train", "val", "test")}
+    parts = {
+        s: {i.path.stem for i in ExerciseVideoDataset(tmp_path, s, long_layout=config, seed=3).items}
+        for s in ("train", "val", "test")
+    }
     assert sorted(map(len, parts.values())) == [1, 1, 2]
     assert set.union(*parts.values()) == {f"rec_{k}" for k in range(4)}
     ds = ExerciseVideoDataset(tmp_path, None, clip_len=2, long_layout=config)

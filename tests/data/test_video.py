@@ -17,11 +17,11 @@ from exercise_rec.data import (
     DecodeLimits,
     VideoError,
     VideoInfo,
+    containers,
     probe,
     read_clip,
     write_video,
 )
-from exercise_rec.data import containers
 from exercise_rec.data.video import read_windows, sample_indices
 
 from .conftest import coded_frames, ffmpeg_encode, frame_ids

@@ -198,7 +198,10 @@ def test_unit3d_equals_explicit_pad_then_conv(kernel: tuple[int, ...], stride: t
 
 def test_maxpool_same_padding_by_hand() -> None:
     pool = MaxPool3dSamePadding((1, 1, 3), (1, 1, 2))
-    row = lambda *v: torch.tensor(v, dtype=torch.float32).view(1, 1, 1, 1, -1)
+
+    def row(*v: float) -> torch.Tensor:
+        return torch.tensor(v, dtype=torch.float32).view(1, 1, 1, 1, -1)
+
     torch.testing.assert_close(pool(row(1, 2, 3, 4)).flatten(), torch.tensor([3.0, 4.0]))  # pads (0, 1)
     torch.testing.assert_close(pool(row(1, 2, 3, 4, 5)).flatten(), torch.tensor([2.0, 4.0, 5.0]))  # (1, 1)
     # Zero padding, as the port: a padded window of negatives gives 0.

@@ -52,7 +52,7 @@ def _assert_untouched(canary, recorder) -> None:  # type: ignore[no-untyped-def]
 def test_every_referencing_file_is_refused_by_read_clip_and_predictor(crafted, predictor: Predictor) -> None:
     files, canary, recorder = crafted
     for key, (path, words) in files.items():
-        for read in (lambda: read_clip(path, 16), lambda: predictor.predict(path), lambda: probe(path)):
+        for read in (lambda p=path: read_clip(p, 16), lambda p=path: predictor.predict(p), lambda p=path: probe(p)):
             started = time.monotonic()
             with pytest.raises(VideoError) as info:
                 read()
@@ -162,7 +162,7 @@ def test_a_timeline_counts_frames_once_and_decodes_in_one_pass(raw_h264: Path, p
     started = time.monotonic()
     timeline = predictor.predict_windows(raw_h264, stride_s=1.0)
     elapsed = time.monotonic() - started
-    assert len(timeline.probs) >= 15  # ~20 s (the raw stream has no frame rate: FFmpeg guesses 25 fps), 3 s windows every second
+    assert len(timeline.probs) >= 15  # ~20 s (no frame rate in a raw stream: FFmpeg guesses 25 fps), 3 s windows
     assert len(counts) == 1 and len(opens) == 3  # probe + its count, then one pass for every window
     assert elapsed < 30  # one count and one decode pass; per-window reopening took 69 s for 1 MB here
 
@@ -195,7 +195,9 @@ def test_huge_frames_are_refused_from_the_header_within_bounded_memory(oversized
 
 
 @pytest.mark.heavy
-def test_the_app_refuses_huge_frames_while_serving_others(oversized: dict[str, Path], app_client: Client, corpus: Corpus) -> None:
+def test_the_app_refuses_huge_frames_while_serving_others(
+    oversized: dict[str, Path], app_client: Client, corpus: Corpus
+) -> None:
     with ThreadPoolExecutor(2) as pool:
         bad = pool.submit(predict_upload, app_client, oversized["16000x16000"])
         started = time.monotonic()

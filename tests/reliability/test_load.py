@@ -163,10 +163,12 @@ def test_concurrent_sessions_get_every_answer_right(app_client: Client, corpus: 
         "invalid": sum(not o.valid for o in outcomes), "failures": len(failures), "wall_s": round(wall, 1),
         **percentiles([o.latency_s for o in outcomes]),
         "by_endpoint": {
-            f"{e} {'valid' if v else 'invalid'}": percentiles([o.latency_s for o in outcomes if (o.endpoint, o.valid) == (e, v)])
+            f"{e} {'valid' if v else 'invalid'}":
+                percentiles([o.latency_s for o in outcomes if (o.endpoint, o.valid) == (e, v)])
             for e in ("/predict", "/explain") for v in (True, False)
         },
-        "rss_mb": round(after), "rss_growth_mb": round(after - before, 1), "raw_rss_growth_mb": round(raw_after - raw_before, 1),
+        "rss_mb": round(after), "rss_growth_mb": round(after - before, 1),
+        "raw_rss_growth_mb": round(raw_after - raw_before, 1),
         "failed": [asdict(o) for o in failures],
     }  # fmt: skip
     (tmp_path / "load.json").write_text(json.dumps(report, indent=2))
