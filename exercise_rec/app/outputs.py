@@ -2,13 +2,11 @@
 
 Why images go out as files and not as arrays: Gradio saves an array to a path named after its
 content and rewrites that file in place on every call (``processing_utils.save_pil_to_cache``), so
-two requests making the same image (two users on the same sample) raced, and a client downloading
-the first copy got a truncated file (the load test saw "peer closed connection without sending
-complete message body"). A file path goes through ``save_file_to_cache``, which copies atomically
-and reuses an existing copy.
+two requests making the same image (two users on the same sample) race, and a client downloading
+the first copy can get a truncated file. A file path goes through ``save_file_to_cache``, which
+copies atomically and reuses an existing copy.
 Why one folder per process with an age limit: Gradio copies each file into its own cache when the
-request returns, so ours only has to outlive its request; a folder per request that nothing
-removed left every output on disk for good. The folder is the app's private one
+request returns, so ours only has to outlive its request, and nothing may stay on disk for good. The folder is the app's private one
 (:mod:`exercise_rec.app.tempdir`), next to Gradio's cache, not inside it (files inside it would be
 served without that copy).
 Why no path in the messages: users see them, and the server's folders are its own business.

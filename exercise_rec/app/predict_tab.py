@@ -22,8 +22,8 @@ TOP_K = 5
 TIMELINE_STRIDE_S = 1.0
 TIMELINE_CLASSES = 4  # lines in the timeline plot: the classes with the highest peak probability
 TIMELINE_MIN_S = 6.0  # a timeline for videos of at least two 3-second windows (the training clip length)
-# Most windows per timeline: a request's work must not grow with the video's length (a 2-minute upload
-# took 118 windows, 40 s of a worker on 2 cores); longer videos get a wider stride instead.
+# Most windows per timeline: a request's work must not grow with the video's length (at a 1 s stride a
+# 2-minute upload is 118 windows, 40 s of a worker on 2 cores); longer videos get a wider stride instead.
 TIMELINE_MAX_WINDOWS = 32
 
 

@@ -137,8 +137,8 @@ class ModelStore:
     def explainer(self, name: str | None) -> Predictor:
         """Checkpoint ``name``'s own instance for CAMs and profiling (see the module docstring).
 
-        Sharing the predictions' instance failed under load: a CAM's hook also recorded the forward
-        passes of predictions running at the same time ("the layer ran 5 times in one forward pass").
+        A CAM's hooks record every forward pass through the hooked layer, so on a shared instance they
+        would also record the predictions running at the same time.
         """
         return self._load(name, "explain")
 

@@ -1,9 +1,9 @@
 """Which files may reach FFmpeg: self-contained video containers, recognised by their first bytes.
 
 Why: FFmpeg's playlist and list demuxers (HLS ``.m3u8``, DASH ``.mpd``, ``concat`` / ``ffconcat``,
-SDP, image-sequence patterns) open the *other* files or URLs that a file names. An upload holding
-``#EXTM3U`` and the path of a video on the server made the server decode its own file, and a
-self-referencing playlist kept the decoder busy for minutes. So a file is identified here from its
+SDP, image-sequence patterns) open the *other* files or URLs that a file names: an upload holding
+``#EXTM3U`` and a path on the server would make the server decode its own files, and a
+self-referencing playlist keeps the decoder opening it. So a file is identified here from its
 content, never its name, before FFmpeg sees it, and only containers that carry their own pictures
 are let through. The same list, as FFmpeg demuxer names, is FFmpeg's own ``format_whitelist`` for
 every capture (:data:`FFMPEG_CAPTURE_OPTIONS`), so FFmpeg refuses any other demuxer even if a file

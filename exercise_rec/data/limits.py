@@ -4,8 +4,8 @@ Why one object: the app, the predict / cam CLIs, batch prediction and the traine
 :func:`exercise_rec.data.read_clip`, so one :class:`DecodeLimits` bounds them all. A small upload
 can still ask for a lot: a 590 KB file of 8192x8192 frames, a 3 KB 4000x2 video whose frames grow to
 256,000x128 when the short side is scaled to 128, a stream with no frame count that must be counted
-by decoding. Each of those is refused or bounded from the container's header, before a frame is
-decoded. The process-wide defaults can be changed without code through the environment
+by decoding. Each of those is refused or bounded from the header, before a frame is decoded. The
+process-wide defaults can be changed without code through the environment
 (``EXERCISE_REC_MAX_PIXELS=7680x4320``, ``EXERCISE_REC_MAX_ASPECT=6``), which DataLoader workers
 inherit; the app's ``--max-pixels`` sets its own.
 """

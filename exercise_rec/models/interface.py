@@ -3,7 +3,7 @@
 Why: the trainer, the app, Grad-CAM and fine-tuning treat every family alike (timm's pattern):
 ``forward(x) == forward_head(forward_features(x))``, with ``reset_classifier`` for a new label set,
 and a model of the wrong kind is refused with one message naming the shape it expected, whichever
-family it is. Each family used to carry its own input check and its own error classes.
+family it is.
 """
 
 from __future__ import annotations
