@@ -6,9 +6,9 @@ two requests making the same image (two users on the same sample) race, and a cl
 the first copy can get a truncated file. A file path goes through ``save_file_to_cache``, which
 copies atomically and reuses an existing copy.
 Why one folder per process with an age limit: Gradio copies each file into its own cache when the
-request returns, so ours only has to outlive its request, and nothing may stay on disk for good. The folder is the app's private one
-(:mod:`exercise_rec.app.tempdir`), next to Gradio's cache, not inside it (files inside it would be
-served without that copy).
+request returns, so ours only has to outlive its request, and nothing may stay on disk for good.
+The folder is the app's private one (:mod:`exercise_rec.app.tempdir`), next to Gradio's cache, not
+inside it (files inside it would be served without that copy).
 Why no path in the messages: users see them, and the server's folders are its own business.
 """
 
