@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import logging
 from dataclasses import replace
 
 from tqdm import tqdm
 
-from exercise_rec.cli_common import OneLineParser, run_cli
+from exercise_rec.cli_common import OneLineParser, cli, positive_int
 from exercise_rec.data.synthetic import (
     CLASS_NAMES,
     SynthConfig,
@@ -20,6 +20,9 @@ from exercise_rec.data.synthetic import (
     generate_long,
     prepare_output_dir,
 )
+from exercise_rec.data.synthetic.generate import split_counts
+
+log = logging.getLogger("exercise_rec.synth")  # not "__main__" under python -m
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -28,16 +31,6 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}") from None
     return width, height
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
 
 
 def _classes(text: str) -> list[str]:
@@ -56,42 +49,50 @@ def build_parser() -> argparse.ArgumentParser:
         "--long: OUT/videos/<id>.mp4 + .npz, OUT/labels/<id>.csv (frame,label) and OUT/split.csv.",
     )
     p.add_argument("--out", required=True, help="output folder (created; existing files are overwritten)")
-    p.add_argument("--per-class", type=_positive, default=30, help="clips per class (default 30)")
+    p.add_argument("--per-class", type=positive_int, default=30,
+                   help="clips per class (default 30; 3 or more give every split, test included, a clip per class)")
     p.add_argument("--seed", type=int, default=0, help="master seed: same seed, same dataset (default 0)")
     p.add_argument("--classes", type=_classes, default=list(CLASS_NAMES), help="comma-separated subset of classes")
     p.add_argument("--long", action="store_true", help="write untrimmed recordings with per-frame labels instead")
-    p.add_argument("--count", type=_positive, default=6, help="--long: number of recordings (default 6)")
+    p.add_argument("--count", type=positive_int, default=6, help="--long: number of recordings (default 6)")
     p.add_argument(
         "--duration", type=float, default=None, help="seconds per clip (default 3, +-15%%) or recording (default 40)"
     )
     p.add_argument("--size", type=_size, default=(320, 240), help="nominal frame size WIDTHxHEIGHT (default 320x240)")
     p.add_argument("--fixed-size", action="store_true", help="every video exactly --size (no aspect/size variation)")
-    p.add_argument("--workers", type=_positive, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def warn_empty_splits(per_class: int, config: SynthConfig) -> None:
+    """Say up front that a tiny set leaves val or test empty, which ``train`` refuses."""
+    _, val, test = split_counts(per_class, config)
+    empty = [name for name, count in (("val", val), ("test", test)) if count == 0]
+    if empty:
+        log.warning("--per-class %d leaves the %s split empty; training needs --per-class 3 or more",
+                    per_class, " and ".join(empty))
 
-    def _run() -> int:
-        duration = args.duration if args.duration is not None else (40.0 if args.long else 3.0)
-        width, height = args.size
-        config = replace(
-            SynthConfig(), width=width, height=height, duration=duration, vary_resolution=not args.fixed_size
-        )
-        prepare_output_dir(args.out)  # a bad --out fails here, before the progress bar draws
-        total = args.count if args.long else args.per_class * len(args.classes)
-        with tqdm(total=total, unit="video", desc="synth") as bar:
-            if args.long:
-                root = generate_long(args.out, args.count, args.seed, config, args.workers, progress=bar.update)
-            else:
-                root = generate_dataset(
-                    args.out, args.per_class, args.seed, config, args.classes, args.workers, progress=bar.update
-                )
-        print(root)
-        return 0
 
-    return run_cli(_run)
+def run(args: argparse.Namespace) -> int:
+    duration = args.duration if args.duration is not None else (40.0 if args.long else 3.0)
+    width, height = args.size
+    config = replace(SynthConfig(), width=width, height=height, duration=duration, vary_resolution=not args.fixed_size)
+    prepare_output_dir(args.out)  # a bad --out fails here, before the progress bar draws
+    if not args.long:
+        warn_empty_splits(args.per_class, config)
+    total = args.count if args.long else args.per_class * len(args.classes)
+    with tqdm(total=total, unit="video", desc="synth") as bar:
+        if args.long:
+            root = generate_long(args.out, args.count, args.seed, config, args.workers, progress=bar.update)
+        else:
+            root = generate_dataset(
+                args.out, args.per_class, args.seed, config, args.classes, args.workers, progress=bar.update
+            )
+    print(root)
+    return 0
+
+
+main = cli(build_parser, run)
 
 
 if __name__ == "__main__":
