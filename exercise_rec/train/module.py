@@ -6,6 +6,7 @@ checkpoint/resume and progress bars come from one well-tested engine instead of 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from typing import Any
@@ -14,7 +15,7 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -22,6 +23,7 @@ from torchmetrics.classification import (
 )
 
 from exercise_rec.device import clip_memory_format
+from exercise_rec.errors import ConfigError, ExerciseRecError
 from exercise_rec.models import build_model
 
 log = logging.getLogger(__name__)
@@ -31,11 +33,11 @@ log = logging.getLogger(__name__)
 Batch = tuple[torch.Tensor, torch.Tensor, list[str]]
 
 
-class NonFiniteLossError(FloatingPointError, ValueError):
+class NonFiniteLossError(ExerciseRecError, FloatingPointError, ValueError):
     """The training loss became NaN or infinite; the message names the batch's files.
 
-    Also a ``ValueError``: like bad input, it is fixed by the user (a lower ``--lr``, a broken
-    file), so the command line reports it in one line with exit code 2.
+    An :class:`ExerciseRecError`: like bad input, it is fixed by the user (a lower ``--lr``, a
+    broken file), so the command line reports it in one line with exit code 2.
     """
 
 
@@ -53,6 +55,26 @@ def classification_metrics(num_classes: int) -> MetricCollection:
     # update, and top-1/top-5 states coincide whenever that update is all top-1 hits (one video at
     # a time in evaluate), after which top5 silently reported top1.
     return MetricCollection(metrics, compute_groups=False)
+
+
+def match_grad_layout(model: nn.Module) -> None:
+    """Give each gradient its parameter's strides where the two differ only on size-1 dimensions.
+
+    Why: a channels_last_3d 1x1x1 convolution weight has the memory order of a contiguous one but
+    other strides on its size-1 dimensions, and the CPU backward returns its gradient with the
+    contiguous strides. DDP compares strides exactly and warned "Grad strides do not match bucket
+    view strides"; the gradient viewed with the parameter's strides is the same memory (no copy).
+    """
+    for param in model.parameters():
+        if param.requires_grad and 1 in param.shape:
+            param.register_hook(functools.partial(_with_strides_of, param))
+
+
+def _with_strides_of(param: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    same_order = all(g == p for g, p, n in zip(grad.stride(), param.stride(), param.shape) if n > 1)
+    if grad.stride() == param.stride() or not same_order or grad.shape != param.shape:
+        return grad
+    return grad.as_strided(param.shape, param.stride())
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -87,8 +109,14 @@ class ExerciseClassifier(pl.LightningModule):
         self.model = self.model.to(memory_format=self.memory_format)
         # The compiled wrapper is kept off the module tree so state_dict keys stay "model.*".
         object.__setattr__(self, "_run_model", torch.compile(self.model) if compile else self.model)
+        # Epoch-level values are torchmetrics states, summed over the processes of a distributed run
+        # when computed: each process sees only its share of the data.
+        self.train_top1 = MulticlassAccuracy(len(class_names), top_k=1, average="micro")
+        self.train_loss = MeanMetric()
         self.val_metrics = classification_metrics(len(class_names))
+        self.val_loss = MeanMetric()
         self.test_metrics = classification_metrics(len(class_names))
+        self.test_loss = MeanMetric()
         self.last_test: dict[str, torch.Tensor] = {}  # read by run.train after trainer.test
         self.nonfinite_batches = 0  # batches skipped with skip_nonfinite, over the whole run (kept on resume)
 
@@ -99,9 +127,12 @@ class ExerciseClassifier(pl.LightningModule):
         return F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
 
     def on_fit_start(self) -> None:
-        if self.hparams.skip_nonfinite and self.trainer.world_size > 1:
+        if self.trainer.world_size == 1:
+            return
+        if self.hparams.skip_nonfinite:
             # Lightning cannot skip a batch under DDP: the other processes would wait for its gradients.
-            raise ValueError("--skip-nonfinite needs a single-device run (Lightning skips no batch under DDP)")
+            raise ConfigError("--skip-nonfinite needs a single-device run (Lightning skips no batch under DDP)")
+        match_grad_layout(self.model)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         """The loss of one batch; a non-finite one stops the run or, with ``skip_nonfinite``, is skipped."""
@@ -112,9 +143,12 @@ class ExerciseClassifier(pl.LightningModule):
         if self._any_nonfinite(loss):
             self._handle_nonfinite(loss, batch_idx, sources, buffers)
             return None
-        acc = (logits.argmax(1) == labels).float().mean()
-        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(labels))
-        self.log("train_top1", acc, on_step=False, on_epoch=True, batch_size=len(labels))
+        # The step value is this process's; the epoch values (Metric objects) cover every process.
+        self.log("train_loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self.train_loss.update(loss.detach(), weight=len(labels))
+        self.train_top1.update(logits.detach(), labels)
+        self.log("train_loss_epoch", self.train_loss, on_step=False, on_epoch=True)
+        self.log("train_top1", self.train_top1, on_step=False, on_epoch=True)
         return loss
 
     def _handle_nonfinite(
@@ -148,36 +182,41 @@ class ExerciseClassifier(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.nonfinite_batches = int(checkpoint.get("nonfinite_batches", 0))
 
-    def _eval_step(self, batch: Batch, stage: str, metrics: MetricCollection) -> None:
+    def _eval_step(self, batch: Batch, metrics: MetricCollection, loss: MeanMetric) -> None:
         clips, labels, _ = batch
         logits = self(clips)
-        self.log(f"{stage}_loss", self._loss(logits, labels), prog_bar=True, sync_dist=True,
-                 batch_size=len(labels))
+        loss.update(self._loss(logits, labels), weight=len(labels))
         metrics.update(logits.float(), labels)
 
-    def _eval_epoch_end(self, stage: str, metrics: MetricCollection) -> dict[str, torch.Tensor]:
-        values = metrics.compute()
+    def _eval_epoch_end(self, stage: str, metrics: MetricCollection, loss: MeanMetric) -> dict[str, torch.Tensor]:
+        """Log and return the epoch's metrics over every process (compute() gathers their states).
+
+        The values are equal in every process, so ``sync_dist`` averages equal numbers; it is
+        there because Lightning expects it of epoch-level values in a distributed run.
+        """
+        values = {**metrics.compute(), "loss": loss.compute()}
         metrics.reset()
-        for name in ("top1", "top5", "macro_f1"):
+        loss.reset()
+        for name in ("loss", "top1", "top5", "macro_f1"):
             if name in values:
-                self.log(f"{stage}_{name}", values[name], prog_bar=name == "top1", sync_dist=True)
-        return {k: v.detach().cpu() for k, v in values.items()}
+                self.log(f"{stage}_{name}", values[name], prog_bar=name in ("loss", "top1"), sync_dist=True)
+        return {k: v.detach().cpu() for k, v in values.items() if k != "loss"}
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._eval_step(batch, "val", self.val_metrics)
+        self._eval_step(batch, self.val_metrics, self.val_loss)
 
     def on_validation_epoch_end(self) -> None:
-        self._eval_epoch_end("val", self.val_metrics)
+        self._eval_epoch_end("val", self.val_metrics, self.val_loss)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._eval_step(batch, "test", self.test_metrics)
+        self._eval_step(batch, self.test_metrics, self.test_loss)
 
     def on_test_epoch_end(self) -> None:
-        self.last_test = self._eval_epoch_end("test", self.test_metrics)
+        self.last_test = self._eval_epoch_end("test", self.test_metrics, self.test_loss)
 
     def configure_optimizers(self) -> dict[str, Any]:
         decay, no_decay = [], []
-        for name, param in self.model.named_parameters():
+        for param in self.model.parameters():
             # Norm weights and biases are not decayed (standard for AdamW on CNNs).
             (no_decay if param.ndim <= 1 else decay).append(param)
         optimizer = torch.optim.AdamW(
