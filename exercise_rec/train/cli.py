@@ -1,81 +1,107 @@
-"""``python -m exercise_rec.train``: the headless trainer's command line."""
+"""``python -m exercise_rec.train``: the headless trainer's command line, generated from :class:`TrainConfig`.
+
+Why generated: each option's name, type, default, limits and help text are written once, in the
+dataclass, so the parser, the code path and ``config.json`` cannot disagree.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import logging
 import sys
-from pathlib import Path
+import types
+import typing
+from typing import Any
 
-from exercise_rec.cli_common import OneLineParser, run_cli
-from exercise_rec.train.config import TrainConfig
+from exercise_rec.cli_common import OneLineParser, cli
+from exercise_rec.models import list_models
+from exercise_rec.train.config import TrainConfig, input_kind, video_models
+
+_BOOLEAN_WORDS = {"true": True, "false": False}
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    defaults = TrainConfig(data=Path("."))
+def model_option(text: str) -> tuple[str, Any]:
+    """One ``--model-kwargs`` item: ``KEY=VALUE`` with the value read as int, float, true/false or text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as depth=18, got {text!r}")
+    if raw.lower() in _BOOLEAN_WORDS:
+        return key, _BOOLEAN_WORDS[raw.lower()]
+    for kind in (int, float):
+        try:
+            return key, kind(raw)
+        except ValueError:
+            pass
+    return key, raw
+
+
+def _model_names() -> str:
+    """The registry's names, the ones this trainer cannot feed marked with what they take instead."""
+    others = [f"{name} ({kind} only)" for name in list_models() if (kind := input_kind(name)) != "video"]
+    return f"; video models: {', '.join(video_models())}; not trainable here: {', '.join(others) or 'none'}"
+
+
+def _plain_type(hint: Any) -> Any:
+    """``X`` of ``X | None``."""
+    if isinstance(hint, types.UnionType):
+        return next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return typing.get_origin(hint) or hint
+
+
+def _argument(spec: dataclasses.Field, hint: Any) -> dict[str, Any]:
+    """``add_argument`` keywords for one field: type, action, choices, default and help with the default."""
+    kind = _plain_type(hint)
+    kwargs: dict[str, Any] = {"choices": spec.metadata["choices"]}
+    if kind is bool:
+        kwargs = {"action": argparse.BooleanOptionalAction if spec.default else "store_true"}
+    elif kind is dict:
+        kwargs = {"nargs": "+", "type": model_option, "metavar": "KEY=VALUE"}
+    else:
+        kwargs["type"] = kind
+    if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+        kwargs["required"] = True
+    else:
+        kwargs["default"] = spec.default_factory() if spec.default is dataclasses.MISSING else spec.default
+    shown = kwargs.get("default") not in (None, {}) and kwargs.get("action") != "store_true"
+    kwargs["help"] = (spec.metadata["help"].replace("%", "%%") + (" (default: %(default)s)" if shown else "")
+                      + (_model_names() if spec.name == "model" else ""))
+    return kwargs
+
+
+def build_parser() -> OneLineParser:
     p = OneLineParser(
         prog="python -m exercise_rec.train",
-        description="Train a registry model on a folder-per-class (or long-recording) video dataset.",
+        description="Train a registry video model on a folder-per-class (or long-recording) video dataset. "
+        "Writes OUT/best.pt (deployable), OUT/lightning/last.ckpt (for --resume), logs and test reports.",
     )
-    p.add_argument("--data", type=Path, required=True, help="dataset root (ROOT/<class>/*.mp4 or ROOT/videos+labels)")
-    p.add_argument("--model", default=defaults.model, help="registry name (see exercise_rec.models.list_models())")
-    p.add_argument("--mode", choices=("standard", "high_temporal"), help="mobilenet_v2_3d temporal mode")
-    p.add_argument("--width-mult", type=float, help="mobilenet_v2_3d width multiplier")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
-    p.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
-    p.add_argument("--num-workers", type=int, help="data loader workers (default: cores-1, 0 with --debug)")
-    p.add_argument("--clip-len", type=int, default=defaults.clip_len, help="frames per clip")
-    p.add_argument("--size", type=int, default=defaults.size, help="square input size in pixels")
-    p.add_argument("--precision", choices=("32-true", "32", "16-mixed", "bf16-mixed"),
-                   help="default: bf16-mixed on CUDA, 32 on CPU")
-    p.add_argument("--devices", default=defaults.devices, help="'auto', a count (DDP when > 1) or a list")
-    p.add_argument("--num-nodes", type=int, default=defaults.num_nodes,
-                   help="machines in a multi-node run launched by torchrun or srun (README: multi-node)")
-    p.add_argument("--accumulate", type=int, default=defaults.accumulate, help="gradient accumulation steps")
-    p.add_argument("--grad-clip", type=float, default=defaults.grad_clip, help="0 disables clipping")
-    p.add_argument("--skip-nonfinite", action="store_true",
-                   help="skip batches whose loss is NaN/inf (each is logged with its files, and counted) "
-                        "instead of stopping the run")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=defaults.channels_last,
-                   help="channels_last_3d memory format (default: on; about 2x faster on CPU and GPU)")
-    p.add_argument("--patience", type=int, default=defaults.patience, help="early stopping on val top-1")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--deterministic", action="store_true")
-    p.add_argument("--debug", action="store_true",
-                   help="5%% of batches, no workers, write before/after augmentation videos")
-    p.add_argument("--resume", type=Path, help="Lightning checkpoint to continue from (OUT/lightning/last.ckpt)")
-    p.add_argument("--init-from", type=Path,
-                   help="start from these weights (a best.pt or reference checkpoint); tensors whose name and "
-                        "shape match are loaded, e.g. a standard-mode model to fine-tune in high_temporal mode")
-    p.add_argument("--out", type=Path, default=defaults.out, help="output directory")
-    p.add_argument("--half-checkpoint", action="store_true", help="store best.pt weights as fp16")
-    args = p.parse_args(argv)
-    return TrainConfig(**vars(args))
+    hints = typing.get_type_hints(TrainConfig)
+    for spec in dataclasses.fields(TrainConfig):
+        p.add_argument(f"--{spec.name.replace('_', '-')}", **_argument(spec, hints[spec.name]))
+    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    config = parse_args(argv)
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    values = {spec.name: getattr(args, spec.name) for spec in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{**values, "model_kwargs": dict(values["model_kwargs"])})
 
-    def _run() -> int:
-        from exercise_rec.train.run import train  # heavy imports after --help
 
-        if not config.data.is_dir():
-            raise FileNotFoundError(f"{config.data}: dataset directory not found")
-        if config.resume is not None and not config.resume.is_file():
-            raise FileNotFoundError(f"{config.resume}: checkpoint to resume from not found")
-        if config.init_from is not None and not config.init_from.is_file():
-            raise FileNotFoundError(f"{config.init_from}: weights to start from not found")
-        result = train(config)
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    from lightning.fabric.utilities.rank_zero import rank_zero_only  # Lightning loads after --help, bad arguments
+
+    from exercise_rec.train.run import train
+
+    if rank_zero_only.rank != 0:  # another process of a distributed run (its rank comes from the launcher's
+        logging.getLogger("exercise_rec").setLevel(logging.ERROR)  # environment): process 0 speaks for all
+    result = train(config)
+    if result.is_global_zero:  # one report per run, not one per process
         print(f"best checkpoint: {result.checkpoint}")
         print(f"test metrics: {result.metrics['test']}")
-        return 0
+    return 0
 
-    return run_cli(_run)
 
+main = cli(build_parser, run)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,59 +1,133 @@
-"""One object for a training run, filled from the command line (or by code and tests)."""
+"""The one description of a training run: fields, defaults, help texts and limits.
+
+Why one dataclass: the command line (``train/cli.py`` builds its parser from these fields), code
+and tests all fill the same object, so an option, its default and its description are written
+once; ``config.json`` next to the results records it for reproducibility.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from exercise_rec.errors import ConfigError
+from exercise_rec.models import get_entry, list_models
+from exercise_rec.models.mobilenet_v2_3d import MODES
+from exercise_rec.models.registry import check_model_args
+
+PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed")
+# Options that are shortcuts for a model keyword argument (--mode standard = --model-kwargs mode=standard).
+_MODEL_SHORTCUTS = ("mode", "width_mult")
+
+
+def option(default: Any, help: str, *, minimum: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+    """A field with its command-line help; ``minimum`` and ``choices`` are checked when the config is made.
+    ``default``: a value, ``MISSING`` (required) or a mutable default's type (``dict``)."""
+    metadata = {"help": help, "minimum": minimum, "choices": choices}
+    if isinstance(default, type):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
 
 @dataclass
 class TrainConfig:
-    """Everything a run depends on; saved next to the results for reproducibility."""
+    """Everything a run depends on; saved next to the results for reproducibility.
 
-    data: Path
-    model: str = "mobilenet_v2_3d"
-    mode: str | None = None  # mobilenet_v2_3d: "standard" | "high_temporal"
-    width_mult: float | None = None
-    epochs: int = 30
-    batch_size: int = 8
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.0
-    num_workers: int | None = None  # None: cores - 1 (0 in debug)
-    clip_len: int = 16
-    size: int = 128
-    precision: str | None = None  # None: bf16-mixed on CUDA, 32 on CPU
-    devices: str = "auto"
-    num_nodes: int = 1  # > 1 under torchrun or SLURM (see README: multi-node)
-    accumulate: int = 1
-    grad_clip: float = 1.0
-    skip_nonfinite: bool = False  # skip (and count) batches with a NaN/inf loss instead of stopping
-    compile: bool = False
+    A ``None`` default means "chosen at run time"; the help text says how.
+    """
+
+    data: Path = option(MISSING, "dataset root: ROOT/<class>/*.mp4, or ROOT/videos + ROOT/labels for long recordings")
+    model: str = option("mobilenet_v2_3d", "registry name")  # cli.py lists the names
+    model_kwargs: dict[str, Any] = option(
+        dict, "model options as KEY=VALUE (numbers, true/false or text), e.g. depth=18 "
+        "use_separable=false for resnet3d; unknown keys are refused with the valid ones listed")
+    mode: str | None = option(None, "mobilenet_v2_3d temporal mode (same as --model-kwargs mode=...); "
+                              "default: the model's own (standard)", choices=MODES)
+    width_mult: float | None = option(None, "mobilenet_v2_3d width multiplier (same as --model-kwargs "
+                                      "width_mult=...); default: the model's own (1.0)")
+    epochs: int = option(30, "training epochs (early stopping may end sooner)", minimum=1)
+    batch_size: int = option(8, "clips per batch and device", minimum=1)
+    lr: float = option(1e-3, "peak learning rate of AdamW (after warm-up, then cosine decay)", minimum=0.0)
+    weight_decay: float = option(1e-4, "AdamW weight decay (not applied to norms and biases)", minimum=0.0)
+    warmup_epochs: float = option(1.0, "epochs of linear learning-rate warm-up", minimum=0.0)
+    label_smoothing: float = option(0.0, "cross-entropy label smoothing, 0 to 1", minimum=0.0)
+    num_workers: int | None = option(None, "data loader workers per device; default: cores - 1 (0 with --debug)",
+                                     minimum=0)
+    clip_len: int = option(16, "frames per clip", minimum=1)
+    size: int = option(128, "square input size in pixels", minimum=8)
+    precision: str | None = option(None, "default: bf16-mixed on CUDA, 32-true on CPU", choices=PRECISIONS)
+    devices: str = option("auto", "'auto', a count per machine (DDP when > 1) or a list such as 0,1")
+    num_nodes: int = option(1, "machines in a multi-node run launched by torchrun or srun (README: multi-GPU)",
+                            minimum=1)
+    accumulate: int = option(1, "gradient accumulation steps", minimum=1)
+    grad_clip: float = option(1.0, "gradient norm clipping; 0 disables it", minimum=0.0)
+    skip_nonfinite: bool = option(False, "skip (and count) batches whose loss is NaN/inf, each logged with its "
+                                  "files, instead of stopping the run (single device only)")
+    compile: bool = option(False, "torch.compile the model")
     # channels_last_3d: measured 2.0x faster training for mobilenet_v2_3d on CPU (oneDNN) as well.
-    channels_last: bool = True
-    patience: int = 10
-    seed: int = 0
-    deterministic: bool = False
-    debug: bool = False
-    resume: Path | None = None
-    init_from: Path | None = None  # weights to start from (fine-tuning); the optimizer starts fresh
-    out: Path = Path("runs/exp")
-    half_checkpoint: bool = False
+    channels_last: bool = option(True, "channels_last_3d memory format (about 2x faster on CPU and GPU)")
+    patience: int = option(10, "early stopping: epochs without a better val top-1", minimum=1)
+    seed: int = option(0, "seed of weights, augmentation and data order", minimum=0)
+    deterministic: bool = option(False, "deterministic algorithms only (slower)")
+    debug: bool = option(False, "5% of the training batches, no workers, before/after augmentation videos "
+                         "in OUT/debug_output")
+    resume: Path | None = option(None, "Lightning checkpoint to continue from (OUT/lightning/last.ckpt)")
+    init_from: Path | None = option(None, "start from these weights (a best.pt or reference checkpoint): tensors "
+                                    "whose name and shape match are loaded, e.g. a standard-mode model to "
+                                    "fine-tune in high_temporal mode; the optimizer starts fresh")
+    out: Path = option(Path("runs/exp"), "output folder")
+    half_checkpoint: bool = option(False, "store best.pt weights as fp16")
 
-    def model_kwargs(self) -> dict[str, Any]:
-        """Only the options the user set, so models without them still build (and typos fail)."""
-        kwargs: dict[str, Any] = {}
-        if self.mode is not None:
-            kwargs["mode"] = self.mode
-        if self.width_mult is not None:
-            kwargs["width_mult"] = self.width_mult
-        return kwargs
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            value, minimum, choices = getattr(self, spec.name), spec.metadata["minimum"], spec.metadata["choices"]
+            if value is None:
+                continue
+            if minimum is not None and value < minimum:
+                raise ConfigError(f"{spec.name} must be >= {minimum:g}, got {value}")
+            if choices is not None and value not in choices:
+                raise ConfigError(f"{spec.name} must be one of {', '.join(choices)}, got {value!r}")
+        if self.label_smoothing >= 1:
+            raise ConfigError(f"label_smoothing must be below 1, got {self.label_smoothing}")
+        for key in _MODEL_SHORTCUTS:
+            value = getattr(self, key)
+            if value is not None and self.model_kwargs.get(key, value) != value:
+                raise ConfigError(f"{key} is set twice, differently: {value!r} and model_kwargs "
+                                  f"{key}={self.model_kwargs[key]!r}")
+
+    def resolved_model_kwargs(self) -> dict[str, Any]:
+        """``model_kwargs`` plus the shortcuts the user set; only those, so the model's defaults apply."""
+        shortcuts = {k: getattr(self, k) for k in _MODEL_SHORTCUTS if getattr(self, k) is not None}
+        return {**self.model_kwargs, **shortcuts}
 
     def resolved_precision(self) -> str:
         if self.precision:
             return self.precision
         return "bf16-mixed" if torch.cuda.is_available() else "32-true"
+
+
+def input_kind(model: str) -> str:
+    """What ``model`` takes: "video" ([B, 3, T, H, W] clips, what the trainer feeds), "image", "pose"..."""
+    return getattr(get_entry(model), "input_kind", "video")
+
+
+def video_models() -> list[str]:
+    """The registry models this trainer can train."""
+    return [name for name in list_models() if input_kind(name) == "video"]
+
+
+def check_trainable(config: TrainConfig) -> None:
+    """Refuse an unknown model, an unknown model option or a model that takes no video clips, before any
+    data is read (a 2-D image model would otherwise fail at the first batch)."""
+    check_model_args(config.model, **config.resolved_model_kwargs())
+    kind = input_kind(config.model)
+    if kind != "video":
+        videos = video_models()
+        forms = [name for name in videos if name.startswith(config.model)]
+        hint = f"its video form {', '.join(forms)} or another " if forms else "a "
+        raise ConfigError(f"model {config.model!r} takes {kind} input, not video clips; train {hint}"
+                          f"video model: {', '.join(videos)}")

@@ -4,6 +4,14 @@ Outputs under ``config.out``: ``best.pt`` (deployable, best val top-1), ``lightn
 (for ``--resume``), ``logs/`` (CSV + TensorBoard), ``test_confusion.{png,csv}``,
 ``metrics.json`` and, with ``debug``, ``debug_output/`` before/after augmentation videos.
 Every file is written atomically, so a run killed at any moment can be resumed from ``last.ckpt``.
+
+Order matters for a user: everything that can be refused (model, options, files, every split of
+the dataset) is checked before seeding, Lightning and the first output, so a mistake costs
+seconds and leaves no half-made run folder.
+
+Distributed runs (``devices`` > 1, ``num_nodes`` > 1): each process reads its share of every
+split; validation and test shares do not overlap or repeat (see the data module), the metrics are
+torchmetrics states summed over the processes, and process 0 alone writes ``best.pt`` and the reports.
 """
 
 from __future__ import annotations
@@ -16,12 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import (
-    EarlyStopping,
-    LearningRateMonitor,
-    ModelCheckpoint,
-    TQDMProgressBar,
-)
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from torch import nn
 
 from exercise_rec.data import ExerciseVideoDataModule
@@ -29,14 +33,14 @@ from exercise_rec.data.debug import write_debug_videos
 from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from exercise_rec.io import atomic_path
 from exercise_rec.models import WeightsError, load_weights
-from exercise_rec.models.registry import check_model_args
 from exercise_rec.train.callbacks import DeployableCheckpoint
 from exercise_rec.train.checkpoint import CheckpointMeta, read_meta
-from exercise_rec.train.config import TrainConfig
+from exercise_rec.train.config import TrainConfig, check_trainable
+from exercise_rec.train.console import ProgressBar, known_warnings_silenced, lightning_verbose, route_lightning_logs
 from exercise_rec.train.loggers import training_loggers
 from exercise_rec.train.module import ExerciseClassifier
 from exercise_rec.train.report import save_confusion, save_json, summarize
-from exercise_rec.train.resume import SafeCheckpointIO, read_resume_point
+from exercise_rec.train.resume import ResumePoint, SafeCheckpointIO, read_resume_point
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +51,19 @@ DEBUG_BATCH_FRACTION = 0.05  # the seed's debug mode: 5% of batches
 class TrainResult:
     checkpoint: Path
     metrics: dict[str, object]
-    skipped_files: list[str]  # unreadable videos, sorted
+    skipped_files: list[str]  # unreadable videos met by any process, sorted
     nonfinite_batches: int = 0  # batches skipped for a NaN/inf loss (skip_nonfinite)
+    is_global_zero: bool = True  # False in the other processes of a distributed run: they report nothing
+
+
+def check_inputs(config: TrainConfig) -> None:
+    """Refuse what can be refused without reading data: the model and its options, missing files."""
+    check_trainable(config)
+    if not Path(config.data).is_dir():
+        raise FileNotFoundError(f"{config.data}: dataset directory not found")
+    for path, what in ((config.resume, "checkpoint to resume from"), (config.init_from, "weights to start from")):
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: {what} not found")
 
 
 def build_datamodule(config: TrainConfig) -> ExerciseVideoDataModule:
@@ -65,9 +80,32 @@ def build_datamodule(config: TrainConfig) -> ExerciseVideoDataModule:
     )
 
 
+def prepare_data(config: TrainConfig) -> ExerciseVideoDataModule:
+    """The data module with every split scanned: an unusable folder or an empty split (a set with
+    fewer than 3 clips per class has no test clips) is refused now, not after training."""
+    datamodule = build_datamodule(config)
+    datamodule.setup()
+    return datamodule
+
+
 def debug_batches(datamodule: ExerciseVideoDataModule) -> int:
     """The seed's 5% of the training batches, at least one (Lightning rejects a fraction that rounds to 0)."""
     return max(1, math.ceil(DEBUG_BATCH_FRACTION * len(datamodule.train_dataloader())))
+
+
+def build_module(config: TrainConfig, class_names: list[str]) -> ExerciseClassifier:
+    return ExerciseClassifier(
+        model_name=config.model,
+        model_kwargs=config.resolved_model_kwargs(),
+        class_names=class_names,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_epochs=config.warmup_epochs,
+        label_smoothing=config.label_smoothing,
+        channels_last=config.channels_last,
+        compile=config.compile,
+        skip_nonfinite=config.skip_nonfinite,
+    )
 
 
 def start_from(model: nn.Module, path: Path) -> None:
@@ -79,55 +117,52 @@ def start_from(model: nn.Module, path: Path) -> None:
              len(report.unexpected) + len(report.mismatched))
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train, keep the best deployable checkpoint, evaluate it on the test split."""
-    check_model_args(config.model, **config.model_kwargs())  # before the dataset scan and any output
-    pl.seed_everything(config.seed, workers=True)
-    datamodule = build_datamodule(config)
-    datamodule.setup("fit")
-    class_names = list(datamodule.class_names)
-    module = ExerciseClassifier(
-        model_name=config.model,
-        model_kwargs=config.model_kwargs(),
-        class_names=class_names,
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        warmup_epochs=config.warmup_epochs,
-        label_smoothing=config.label_smoothing,
-        channels_last=config.channels_last,
-        compile=config.compile,
-        skip_nonfinite=config.skip_nonfinite,
-    )
-    # Checked before any output is written: a wrong or unsafe file must not touch the run folder.
-    resume = None if config.resume is None else read_resume_point(config.resume, module.hparams)
-    if resume is not None:
-        log.info("%s: resuming after epoch %d (step %d)", config.resume, resume.epoch, resume.global_step)
+def prepare_start(config: TrainConfig, module: ExerciseClassifier) -> ResumePoint | None:
+    """Check the checkpoint to resume from, or load the weights to start from, before any output is
+    written: a wrong or unsafe file must not touch the run folder."""
     if config.init_from is not None:
         start_from(module.model, config.init_from)
+    if config.resume is None:
+        return None
+    resume = read_resume_point(config.resume, module.hparams)
+    log.info("%s: resuming after epoch %d (step %d)", config.resume, resume.epoch, resume.global_step)
+    return resume
+
+
+def write_config(config: TrainConfig) -> Path:
+    """Create the run folder with its ``config.json``; returns the folder."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "config.json") as tmp:
         tmp.write_text(json.dumps(dataclasses.asdict(config), indent=2, default=str) + "\n")
-    meta = CheckpointMeta(
+    return out
+
+
+def checkpoint_meta(config: TrainConfig, class_names: list[str]) -> CheckpointMeta:
+    """What ``best.pt`` carries besides weights: enough for the app to rebuild and feed the model."""
+    return CheckpointMeta(
         model_name=config.model,
-        model_kwargs=config.model_kwargs(),
+        model_kwargs=config.resolved_model_kwargs(),
         class_names=tuple(class_names),
         clip_len=config.clip_len,
         input_size=(config.size, config.size),
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
     )
-    best_path = out / "best.pt"
+
+
+def build_trainer(config: TrainConfig, out: Path, meta: CheckpointMeta, train_batches: int | float,
+                  resume: ResumePoint | None) -> pl.Trainer:
     callbacks: list[pl.Callback] = [
-        DeployableCheckpoint(best_path, meta, half=config.half_checkpoint),
+        DeployableCheckpoint(out / "best.pt", meta, half=config.half_checkpoint),
         # The latest epoch as lightning/last.ckpt, rewritten every epoch, for --resume after a crash.
         # (save_last=True with save_top_k=0 only writes it when training ends, too late.)
         ModelCheckpoint(dirpath=out / "lightning", filename="last", save_top_k=1, enable_version_counter=False),
         EarlyStopping(monitor="val_top1", mode="max", patience=config.patience),
         LearningRateMonitor(logging_interval="epoch"),
-        TQDMProgressBar(refresh_rate=1),
+        ProgressBar(refresh_rate=1),
     ]
-    trainer = pl.Trainer(
+    return pl.Trainer(
         max_epochs=config.epochs,
         accelerator="auto",
         devices=config.devices,
@@ -136,31 +171,68 @@ def train(config: TrainConfig) -> TrainResult:
         accumulate_grad_batches=config.accumulate,
         gradient_clip_val=config.grad_clip or None,
         deterministic=config.deterministic,
-        limit_train_batches=debug_batches(datamodule) if config.debug else 1.0,
+        limit_train_batches=train_batches,
         logger=training_loggers(out, resume_step=None if resume is None else resume.global_step),
         callbacks=callbacks,
         plugins=[SafeCheckpointIO()],
         default_root_dir=out,
         log_every_n_steps=1,
+        enable_model_summary=lightning_verbose(),
     )
-    if config.debug:
-        write_debug_videos(datamodule.train_dataset, datamodule.train_transform, out / "debug_output")
-    trainer.fit(module, datamodule=datamodule, ckpt_path=config.resume)
 
-    if not best_path.is_file():
-        raise RuntimeError(f"{out}: training produced no validated checkpoint (no validation batches?)")
-    load_weights(module.model, best_path)  # the best epoch's weights, into the model already on the device
+
+def evaluate(trainer: pl.Trainer, module: ExerciseClassifier, datamodule: ExerciseVideoDataModule,
+             checkpoint: Path) -> dict[str, torch.Tensor]:
+    """Test-split metrics of the weights in ``checkpoint``, summed over every process of the run."""
+    trainer.strategy.barrier("best.pt written")  # process 0 writes it; the others must not read an older one
+    if not checkpoint.is_file():
+        raise RuntimeError(f"{checkpoint.parent}: training produced no validated checkpoint (no validation batches?)")
+    load_weights(module.model, checkpoint)  # into the model already on the device
     trainer.test(module, datamodule=datamodule, verbose=False)
-    values = module.last_test
-    metrics = {"val": read_meta(best_path).metrics, "test": summarize(values, class_names)}
-    if trainer.is_global_zero:
-        save_confusion(values["confusion"], class_names, out, "test_confusion")
-        save_json(metrics, out / "metrics.json")
-    skipped = datamodule.skipped_files
+    return module.last_test
+
+
+def gather_skipped(trainer: pl.Trainer, skipped: dict[str, str]) -> dict[str, str]:
+    """Unreadable files met by any process (each reads its own share of the data): path -> reason."""
+    if trainer.world_size == 1:
+        return skipped
+    parts: list[dict[str, str] | None] = [None] * trainer.world_size
+    torch.distributed.all_gather_object(parts, skipped)
+    return {path: reason for part in parts if part for path, reason in part.items()}
+
+
+def report(result: TrainResult, values: dict[str, torch.Tensor], class_names: list[str], out: Path,
+           skipped: dict[str, str]) -> None:
+    """Process 0 writes the reports and says what went wrong along the way."""
+    save_confusion(values["confusion"], class_names, out, "test_confusion")
+    save_json(result.metrics, out / "metrics.json")
     if skipped:
         log.warning("%d unreadable video(s) were skipped: %s", len(skipped),
                     "; ".join(f"{path}: {reason}" for path, reason in sorted(skipped.items())))
-    if module.nonfinite_batches:
-        log.warning("%d batch(es) with a non-finite loss were skipped (--skip-nonfinite)", module.nonfinite_batches)
-    return TrainResult(best_path, metrics, sorted(skipped), module.nonfinite_batches)
+    if result.nonfinite_batches:
+        log.warning("%d batch(es) with a non-finite loss were skipped (--skip-nonfinite)", result.nonfinite_batches)
 
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train, keep the best deployable checkpoint, evaluate it on the test split."""
+    check_inputs(config)
+    datamodule = prepare_data(config)
+    class_names = list(datamodule.class_names)
+    route_lightning_logs()
+    pl.seed_everything(config.seed, workers=True)
+    module = build_module(config, class_names)
+    resume = prepare_start(config, module)
+    out = write_config(config)
+    meta = checkpoint_meta(config, class_names)
+    with known_warnings_silenced(resuming=config.resume is not None):
+        trainer = build_trainer(config, out, meta, debug_batches(datamodule) if config.debug else 1.0, resume)
+        if config.debug:
+            write_debug_videos(datamodule.train_dataset, datamodule.train_transform, out / "debug_output")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=config.resume)
+        values = evaluate(trainer, module, datamodule, out / "best.pt")
+    metrics = {"val": read_meta(out / "best.pt").metrics, "test": summarize(values, class_names)}
+    skipped = gather_skipped(trainer, datamodule.skipped_files)
+    result = TrainResult(out / "best.pt", metrics, sorted(skipped), module.nonfinite_batches, trainer.is_global_zero)
+    if result.is_global_zero:
+        report(result, values, class_names, out, skipped)
+    return result
