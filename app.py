@@ -13,11 +13,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import argparse  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from exercise_rec.cli_common import OneLineParser, cli  # noqa: E402
+from exercise_rec.errors import ConfigError  # noqa: E402
 
 
 def build_parser() -> OneLineParser:
@@ -39,10 +41,21 @@ def build_parser() -> OneLineParser:
     return parser
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Gradio's own message for a busy port ("Cannot find empty port in range") never names --port."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise ConfigError(f"port {port} on {host} is busy ({err.strerror}); choose another with --port") from None
+
+
 def serve(args: argparse.Namespace) -> int:
     """Builds the app (loading the default checkpoint, so a bad one fails here, in one line) and serves it."""
     from exercise_rec.app import AppConfig, build_app, launch_options
 
+    _check_port_free(args.host, args.port)
     config = AppConfig(
         device=args.device, concurrency=args.concurrency, max_upload=args.max_upload, max_pixels=args.max_pixels,
         frames_budget=args.frames_budget, max_sessions=args.max_sessions,

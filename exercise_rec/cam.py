@@ -47,8 +47,8 @@ def build_parser() -> OneLineParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not args.list_layers and (args.video is None or args.out is None):
-        raise ConfigError("VIDEO and --out are required (or use --list-layers)")
+    if not args.list_layers and (args.video is None or not (args.out or args.json or args.plot)):
+        raise ConfigError("VIDEO and at least one of --out, --json, --plot are required (or use --list-layers)")
     from exercise_rec.explain import cam_layers, default_layer
     from exercise_rec.explain.overlay import (
         cam_video,
@@ -66,14 +66,15 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     normalize = "frame" if args.per_frame else "clip"
     result = explain_video(predictor, args.video, args.layer, args.method, args.target, normalize)
-    cam_video(args.out, result.frames, result.cam, fps=args.fps, alpha=args.alpha, colormap=args.colormap)
+    if args.out:
+        cam_video(args.out, result.frames, result.cam, fps=args.fps, alpha=args.alpha, colormap=args.colormap)
     importance = frame_importance(result.cam)
     info = result.cam.info
     if args.plot:
         importance_figure(importance, info).savefig(args.plot, dpi=120)
     if args.json:
         print(json.dumps({
-            "video": str(args.video), "out": str(args.out), "layer": info.layer, "method": info.method,
+            "video": str(args.video), "out": args.out and str(args.out), "layer": info.layer, "method": info.method,
             "target": info.target_name, "prob": round(info.prob, 6), "predicted": result.predicted,
             "temporal_resolution": info.temporal_resolution, "layer_shape": list(info.layer_shape),
             "normalization": info.normalization, "frame_importance": [round(v, 6) for v in importance],
@@ -83,7 +84,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"  {info.method} at {info.layer}: map {info.layer_shape}, T'={info.temporal_resolution}"
           f"{' (one map for every frame)' if info.temporal_resolution == 1 else ''}")
     print(f"  per-frame importance: {' '.join(f'{v:.2f}' for v in importance)}")
-    print(f"  wrote {args.out}{f' and {args.plot}' if args.plot else ''}")
+    if written := [str(path) for path in (args.out, args.plot) if path]:
+        print(f"  wrote {' and '.join(written)}")
     return 0
 
 

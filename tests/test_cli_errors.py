@@ -6,6 +6,7 @@ starting ``error:`` that names what was wrong, with no traceback, before any lon
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,8 @@ CASES: list[tuple[list[str], str]] = [
     (["-m", "exercise_rec.train", "--data", "no_such_dir", "--epochs", "1"], "no_such_dir"),
     ([str(ROOT / "app.py"), "--checkpoint", "missing.pt"], "missing.pt"),
     ([str(ROOT / "app.py"), "--max-pixels", "wide"], "WIDTHxHEIGHT"),
+    ([str(ROOT / "app.py"), "--port", "{busy_port}"], "is busy (Address already in use); choose another with --port"),
+    (["-m", "exercise_rec.cam", SQUAT, "--json", "--plot", "x.jpgg"], "must end in .png or .svg or .pdf"),
 ]
 
 
@@ -46,8 +49,12 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_every_command_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "out_dir").mkdir()
     (tmp_path / "playlist.m3u8").write_text(f"#EXTM3U\n#EXTINF:3,\n{SQUAT}\n")
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda case: _run(case[0], tmp_path), CASES))
+    with socket.socket() as busy, ThreadPoolExecutor(2) as pool:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        commands = [[port if arg == "{busy_port}" else arg for arg in args] for args, _ in CASES]
+        results = list(pool.map(lambda args: _run(args, tmp_path), commands))
     failures = []
     for (args, words), done in zip(CASES, results):
         lines = done.stderr.splitlines()

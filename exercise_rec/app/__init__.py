@@ -6,12 +6,14 @@ from exercise_rec.app.tempdir import use_private_gradio_dir
 
 use_private_gradio_dir()  # before gradio is imported (see the function)
 
+from dataclasses import replace  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
 from exercise_rec.app import augment_tab, cam_tab, models_tab, modes_tab, predict_tab  # noqa: E402
 from exercise_rec.app.state import AppConfig, ModelStore  # noqa: E402
+from exercise_rec.device import pick_device  # noqa: E402
 
 __all__ = ["AppConfig", "ModelStore", "build_app", "launch_options"]
 
@@ -22,8 +24,14 @@ CACHE_MAX_AGE_S = 3600
 
 
 def build_app(config: AppConfig | None = None) -> gr.Blocks:
-    """All tabs over one shared model store, queued with the configured concurrency."""
-    store = ModelStore(config or AppConfig())
+    """All tabs over one shared model store, queued with the configured concurrency.
+
+    The device is chosen here, once, in the main thread: probing CUDA from a request's worker thread
+    (as choosing per model load did) makes the CUDA build of torch log initialisation errors on a
+    machine without a GPU.
+    """
+    config = config or AppConfig()
+    store = ModelStore(replace(config, device=str(pick_device(config.device))))
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(CACHE_MAX_AGE_S, CACHE_MAX_AGE_S)) as app:
         gr.Markdown(f"# {TITLE}")
         with gr.Tab("Predict"):

@@ -198,6 +198,15 @@ def test_cam_cli_writes_video_json_and_plot(tmp_path, tiny_model, capsys):
     assert "explaining squat" in text and f"wrote {out}" in text
 
 
+def test_cam_cli_json_needs_no_video_output(tmp_path, tiny_model, capsys):
+    checkpoint = _checkpoint(tmp_path / "c.pt", tiny_model)
+    video = _video(tmp_path)
+    assert cam_main([str(video), "--checkpoint", str(checkpoint), "--json", "--device", "cpu"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["out"] is None and len(report["frame_importance"]) == CLIP_LEN
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", video.name]  # nothing written
+
+
 def test_cam_cli_lists_layers_with_the_default_last(tmp_path, capsys):
     checkpoint = _checkpoint(tmp_path / "c.pt", "mobilenet_v2_3d", width_mult=0.25)
     assert cam_main(["--list-layers", "--checkpoint", str(checkpoint), "--device", "cpu"]) == 0
@@ -218,7 +227,7 @@ def test_cam_cli_bad_input_is_one_error_line_and_exit_2(tmp_path, tiny_model, ca
         assert cam_main(args) == 2
         err = capsys.readouterr().err
         assert err.startswith("error:") and len(err.strip().splitlines()) == 1 and named in err, err
-    assert cam_main([str(video), *common]) == 2  # no --out
+    assert cam_main([str(video), *common]) == 2  # no --out, --json or --plot
     err = capsys.readouterr().err
     assert err.startswith("error:") and len(err.strip().splitlines()) == 1 and "--out" in err, err
     assert not out.exists()
