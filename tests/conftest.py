@@ -20,6 +20,13 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The fast path's export cache in a temporary folder (inherited by CLI subprocesses): the
+    suite never writes to the user's ~/.cache, and every run starts cold."""
+    os.environ["EXERCISE_REC_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
 class TinyNet(nn.Module):
     """A few-parameter video model registered for tests that need *a* model, not a real one."""
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from exercise_rec import fastpath
 from exercise_rec.fastpath import (
     BACKENDS,
     MAX_REL_ERROR,
@@ -100,6 +101,34 @@ def test_a_fast_model_that_disagrees_with_eager_is_refused():
     wrong = FastModel("torch", lambda clips: model(clips) + 0.1)
     with pytest.raises(FastPathError, match="differs from the eager model"):
         wrong.check(model, SMALL)
+
+
+@pytest.mark.parametrize("backend", [b for b in AVAILABLE if b.values[0] != "torch"])
+def test_a_second_build_loads_the_cached_export_and_changed_weights_export_again(backend, monkeypatch, tmp_path):
+    monkeypatch.setenv("EXERCISE_REC_CACHE", str(tmp_path))
+    exports = []
+    monkeypatch.setattr(fastpath, "export_onnx", lambda *a, **k: exports.append(1) or export_onnx(*a, **k))
+    model = tiny_mobilenet()
+    FastModel.build(model, SMALL, backend)
+    again = FastModel.build(model, SMALL, backend)
+    assert len(exports) == 1 and again.max_rel_error is not None
+    assert len(list((tmp_path / "fastpath").glob("*.onnx"))) == 1
+    with torch.no_grad():
+        model.classifier[-1].bias.add_(0.5)  # a fine-tuned checkpoint: same architecture, other weights
+    changed = FastModel.build(model, SMALL, backend)
+    assert len(exports) == 2
+    clips = torch.randn(2, *SMALL[1:])
+    assert relative_error(changed(clips), model(clips)) <= MAX_REL_ERROR
+
+
+def test_a_damaged_cache_file_is_rebuilt_with_a_warning(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("EXERCISE_REC_CACHE", str(tmp_path))
+    model = tiny_mobilenet()
+    path = fastpath.cached_onnx(model, SMALL)
+    path.write_bytes(b"not onnx")
+    with caplog.at_level("WARNING", logger="exercise_rec.fastpath"):
+        fast = FastModel.build(model, SMALL, "onnx")
+    assert "rebuilding the fast-path cache" in caplog.text and fast.max_rel_error is not None
 
 
 def test_unknown_backend_is_a_clear_error():
