@@ -56,11 +56,6 @@ def cli(build_parser: Callable[[], OneLineParser], run: Run, log_format: str = L
     return main
 
 
-def run_cli(main: Callable[[], int]) -> int:
-    """:func:`cli`'s error handling for the commands not yet built with it (train, synth)."""
-    return cli(lambda: _NO_ARGS, lambda _args: main())([])
-
-
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one stderr line and exit code 2 (the CLI contract),
     with the ``-v/--verbose`` flag every command has."""
@@ -104,6 +99,3 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
-
-
-_NO_ARGS = OneLineParser(add_help=False)
