@@ -25,6 +25,7 @@ from exercise_rec.data.dataset import (
     SplitConfig,
 )
 from exercise_rec.data.transforms import AugmentConfig, ClipTransform, build_transforms
+from exercise_rec.errors import ConfigError
 
 __all__ = ["ExerciseVideoDataModule", "default_num_workers"]
 
@@ -45,8 +46,7 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
     ``train_dataset``/``val_dataset``/``test_dataset`` yield raw uint8 clips (what the debug videos
     show as "before"); the loaders apply ``train_transform``/``eval_transform`` through
     :meth:`ExerciseVideoDataset.with_transform`. Clips are decoded at short side ``max(size)``.
-    The RAM cache is off in debug mode so every pass shows fresh augmentations; workers are
-    persistent when there are any; memory is pinned only when CUDA is available.
+    Workers are persistent when there are any; memory is pinned only when CUDA is available.
     In a distributed run, each process evaluates its own share of the val/test clips and no clip
     twice (Lightning's own sampler pads the shares to equal length by repeating clips, which
     counts them twice in the metrics); training shares stay Lightning's.
@@ -63,7 +63,6 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
         num_workers: int | None = None,
         seed: int = 0,
         debug: bool = False,
-        cache_bytes: int = 0,
         augment: AugmentConfig | None = None,
         splits: SplitConfig = SplitConfig(),
         long_layout: LongLayoutConfig = LongLayoutConfig(),
@@ -72,7 +71,7 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         self.root = Path(root)
         self.clip_len = clip_len
         self.size = (size, size) if isinstance(size, int) else tuple(size)
@@ -80,9 +79,6 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
         self.num_workers = default_num_workers(debug) if num_workers is None else num_workers
         self.seed = seed
         self.debug = debug
-        if debug and cache_bytes:
-            log.info("debug mode: RAM cache disabled so every pass shows fresh augmentations")
-        self.cache_bytes = 0 if debug else cache_bytes
         self.splits = splits
         self.long_layout = long_layout
         self.sources = sources
@@ -98,7 +94,6 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
                 split,
                 self.clip_len,
                 transform=None,
-                cache_bytes=self.cache_bytes,
                 seed=self.seed,
                 decode_size=max(self.size),
                 splits=self.splits,

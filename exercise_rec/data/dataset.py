@@ -300,28 +300,6 @@ def _scan_long_layout(
 # --------------------------------------------------------------------------------------------
 
 
-class _ClipCache:
-    """Decoded uint8 clips kept in RAM up to a byte budget (per process; each worker has its own).
-
-    Fills until the budget is spent and then stops adding: epochs visit every item once, so
-    evicting would only trade one miss for another.
-    """
-
-    def __init__(self, budget_bytes: int) -> None:
-        self.budget = budget_bytes
-        self.used = 0
-        self._clips: dict[int, torch.Tensor] = {}
-
-    def get(self, key: int) -> torch.Tensor | None:
-        return self._clips.get(key)
-
-    def put(self, key: int, clip: torch.Tensor) -> None:
-        size = clip.numel() * clip.element_size()
-        if key not in self._clips and self.used + size <= self.budget:
-            self._clips[key] = clip
-            self.used += size
-
-
 class ExerciseVideoDataset(Dataset):
     """``(clip, label_index)`` samples from a folder in either layout (see the module docstring).
 
@@ -331,8 +309,8 @@ class ExerciseVideoDataset(Dataset):
     ``sampling`` defaults to ``"random"`` (temporal jitter, seeded from torch's RNG so
     ``seed_everything`` and per-worker seeding make it reproducible) for the train split and
     ``"uniform"`` otherwise. ``decode_size`` is passed to :func:`read_clip` as ``size`` (an int
-    resizes the short side while decoding, which saves time and cache memory on HD videos).
-    ``split=None`` takes every video. ``cache_bytes`` > 0 keeps decoded clips in RAM (per process).
+    resizes the short side while decoding, which saves time on HD videos).
+    ``split=None`` takes every video.
     ``warn_each_skip=False`` logs unreadable files at DEBUG instead of WARNING, for an owner that
     reports :attr:`skipped` itself, once (the trainer).
     """
@@ -343,7 +321,6 @@ class ExerciseVideoDataset(Dataset):
         split: Split | None = "train",
         clip_len: int = 16,
         transform: ClipFn | None = None,
-        cache_bytes: int = 0,
         seed: int = 0,
         *,
         sampling: Sampling | None = None,
@@ -372,7 +349,11 @@ class ExerciseVideoDataset(Dataset):
         else:
             names, items, missing = _scan_folder_layout(self.root, split, seed, splits)
         if not items:
-            raise DatasetError(self.root, f"split {split!r} has no clips")
+            raise DatasetError(
+                self.root,
+                f"split {split!r} has no clips (a class needs 3 or more videos before val and test get one; "
+                f"or list clips in ROOT/{split}.txt)",
+            )
         self.class_names: tuple[str, ...] = names
         self.items: tuple[ClipItem, ...] = tuple(items)
         self._files = tuple(dict.fromkeys([item.path for item in items] + list(missing)))
@@ -381,7 +362,6 @@ class ExerciseVideoDataset(Dataset):
         # Shared memory: flags set in a DataLoader worker are seen by the others and by the main process.
         self._failed = torch.zeros(len(self._files), dtype=torch.bool).share_memory_()
         self._reasons: dict[Path, str] = {}
-        self._cache = _ClipCache(cache_bytes)
         for path, reason in missing.items():
             self._mark_failed(path, reason)
 
@@ -408,20 +388,17 @@ class ExerciseVideoDataset(Dataset):
         ``sources=True``: samples also carry the source they were read from, so a training step can
         name the files of a bad batch.
         """
-        view = copy.copy(self)  # shallow: items, flags, reasons and cache stay shared
+        view = copy.copy(self)  # shallow: items, flags and reasons stay shared
         view.transform = transform
         view.sources = sources
         return view
 
     def load_clip(self, index: int) -> torch.Tensor:
         """The uint8 clip [T, H, W, 3] of item ``index``; raises VideoError if its file is unreadable."""
-        cached = self._cache.get(index)
-        if cached is not None:
-            return cached
         item = self.items[index]
         seed = int(torch.randint(2**31 - 1, ())) if self.sampling == "random" else None
         limits = _DATASET_LIMITS if get_worker_info() is None else _WORKER_LIMITS
-        clip = read_clip(
+        return read_clip(
             item.path,
             self.clip_len,
             self.sampling,
@@ -431,8 +408,6 @@ class ExerciseVideoDataset(Dataset):
             stop=item.stop,
             limits=limits,
         )
-        self._cache.put(index, clip)
-        return clip
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | tuple[torch.Tensor, int, str]:
         """Item ``index``, or when its file is unreadable the next readable item (wrapping around)."""

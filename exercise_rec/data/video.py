@@ -519,9 +519,9 @@ def read_windows(
     frame count or index (raw H.264), recounts and re-decodes it from the start, so a timeline's
     work grows with the square of the video's length. Here the file is opened once, its frames
     counted at most once (never when ``info`` from :func:`probe` is given), every frame decoded at
-    most once, and a frame is kept only until the last window that uses it has been yielded. ``limits.budget_s`` bounds the whole pass. A
-    stream slightly shorter than its container said gives its last frame for the missing ones;
-    dropped frames map to pictures as in :func:`read_clip`.
+    most once, and a frame is kept only until the last window that uses it has been yielded.
+    ``limits.budget_s`` bounds the whole pass. A stream slightly shorter than its container said
+    gives its last frame for the missing ones; dropped frames map to pictures as in :func:`read_clip`.
     """
     p = Path(path)
     cap, container = _open(p, limits)

@@ -184,16 +184,6 @@ def test_empty_dataset_errors_name_the_root(layout: str, match: str, tmp_path: P
     assert isinstance(info.value, ValueError) and str(root) in str(info.value)
 
 
-def test_ram_cache_is_bounded(folder: Path) -> None:
-    clip_bytes = 4 * 24 * 40 * 3
-    ds = ExerciseVideoDataset(folder, None, clip_len=4, cache_bytes=int(2.5 * clip_bytes))
-    for i in range(len(ds)):
-        ds[i]
-    assert ds._cache.used == 2 * clip_bytes
-    assert ds[0][0] is ds[0][0]  # served from the cache
-    assert ds[5][0] is not ds[5][0]  # over budget: decoded every time
-
-
 # ---------------------------------------------------------------- long recordings
 
 
@@ -257,7 +247,7 @@ def test_long_layout_headerless_columns_and_derived_split(tmp_path: Path) -> Non
 
 
 def test_datamodule_loaders_and_defaults(folder: Path) -> None:
-    dm = ExerciseVideoDataModule(folder, clip_len=4, size=16, batch_size=2, num_workers=0, cache_bytes=10**6)
+    dm = ExerciseVideoDataModule(folder, clip_len=4, size=16, batch_size=2, num_workers=0)
     dm.setup("fit")
     assert dm.class_names == ("lunge", "plank", "squat")
     raw, _ = dm.train_dataset[0]
