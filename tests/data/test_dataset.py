@@ -258,14 +258,13 @@ def test_datamodule_loaders_and_defaults(folder: Path) -> None:
     assert not loader.persistent_workers and loader.pin_memory == torch.cuda.is_available()
     assert sum(len(b[1]) for b in loader) == len(dm.val_dataset) == 3
     assert dm.skipped_files == {}
-    assert dm.train_dataset._cache.budget == 10**6
 
 
 def test_datamodule_worker_defaults_and_debug() -> None:
     assert default_num_workers(debug=True) == 0
     assert default_num_workers() == max(0, len(__import__("os").sched_getaffinity(0)) - 1)
-    dm = ExerciseVideoDataModule("unused", debug=True, cache_bytes=10**9)
-    assert dm.num_workers == 0 and dm.cache_bytes == 0
+    dm = ExerciseVideoDataModule("unused", debug=True)
+    assert dm.num_workers == 0
 
 
 def test_datamodule_persistent_workers_when_any(folder: Path) -> None:
