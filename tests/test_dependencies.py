@@ -45,3 +45,13 @@ def test_torchvision_v2_transform_hooks(hook: str) -> None:
     from torchvision.transforms import v2
 
     assert hook in vars(v2.Transform), f"torchvision {version('torchvision')}: v2.Transform.{hook} is not public"
+
+
+def test_lightning_internals_used_by_the_trainer_and_datamodule() -> None:
+    from lightning.pytorch.callbacks import TQDMProgressBar
+    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+    sampler = UnrepeatedDistributedSampler(list(range(5)), num_replicas=2, rank=1, shuffle=False)
+    assert list(sampler) == [1, 3], f"lightning {version('lightning')}: UnrepeatedDistributedSampler changed"
+    bar = TQDMProgressBar()
+    _has(bar, ("_train_progress_bar", "_val_progress_bar", "_test_progress_bar"), "lightning")
