@@ -1,4 +1,4 @@
-# Set-up for the two commands of README.md: `make app` and `make setup && .venv/bin/python -m pytest`.
+# Set-up for the two commands of README.md: `make app` and `make test` (ruff, then pytest; ARGS go to pytest).
 # `setup` creates .venv and installs everything on first use (re-done when requirements change),
 # and Debian's Chromium for the browser test when it is missing (best effort: a warning, never a failure).
 PYTHON ?= python3
@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: app setup chromium
+.PHONY: app setup test chromium
 
 setup: $(STAMP) chromium
 
@@ -19,6 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 app: $(STAMP)
 	$(BIN)/python app.py $(ARGS)
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(ARGS)
 
 # tests/app/test_browser.py drives $(CHROMIUM) with Playwright (no `playwright install` download).
 # Installed with apt-get as root, or with `sudo -n` otherwise; without it that test is skipped.
