@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from exercise_rec.checkpoint import CheckpointError
 from exercise_rec.cli_common import OneLineParser, cli
 from exercise_rec.data.dataset import (
     SPLITS,
@@ -30,7 +31,6 @@ from exercise_rec.data.dataset import (
 from exercise_rec.data.video import VideoError
 from exercise_rec.errors import ConfigError
 from exercise_rec.inference import Predictor
-from exercise_rec.train.checkpoint import CheckpointError
 from exercise_rec.train.module import classification_metrics
 from exercise_rec.train.report import save_confusion, save_json, summarize
 

@@ -28,13 +28,13 @@ def build_parser() -> OneLineParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from exercise_rec.checkpoint import load_checkpoint
     from exercise_rec.fastpath import (
         RUNTIME_PACKAGES,
         FastModel,
         export_onnx,
         missing_package,
     )
-    from exercise_rec.train.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(args.checkpoint)
     shape = (1, 3, meta.clip_len, *meta.input_size)

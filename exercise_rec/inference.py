@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from exercise_rec.checkpoint import CheckpointMeta, load_checkpoint
 from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
 from exercise_rec.data.transforms import AugmentConfig, build_transforms
 from exercise_rec.data.video import VideoInfo, probe, read_clip, read_windows
@@ -28,7 +29,6 @@ from exercise_rec.device import clip_memory_format, pick_device
 from exercise_rec.errors import ConfigError
 from exercise_rec.fastpath import FastModel, FastPathError
 from exercise_rec.models import get_entry
-from exercise_rec.train.checkpoint import CheckpointMeta, load_checkpoint
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "mobilenet_v2_3d_standard.pt"

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
+from exercise_rec.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from exercise_rec.data import read_clip, write_video
 from exercise_rec.io import atomic_path, temp_path_for
 from exercise_rec.models import build_model
-from exercise_rec.train.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from exercise_rec.train.resume import SafeCheckpointIO
 
 META = CheckpointMeta(model_name="mobilenet_v2_3d", model_kwargs={}, class_names=("a", "b", "c"), clip_len=4,
@@ -34,7 +34,7 @@ META = CheckpointMeta(model_name="mobilenet_v2_3d", model_kwargs={}, class_names
 BEST_PT_WRITER = """
 import dataclasses
 from exercise_rec.models import build_model
-from exercise_rec.train.checkpoint import save_checkpoint
+from exercise_rec.checkpoint import save_checkpoint
 from tests.test_atomic_writes import META
 model = build_model("mobilenet_v2_3d", 3)
 n = 0

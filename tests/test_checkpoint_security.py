@@ -23,10 +23,10 @@ import pytest
 import torch
 
 import exercise_rec
+from exercise_rec.checkpoint import CheckpointError, load_checkpoint, read_meta
 from exercise_rec.inference import Predictor
 from exercise_rec.models import build_model, load_weights
 from exercise_rec.models.weights import WeightsError, refused_global
-from exercise_rec.train.checkpoint import CheckpointError, load_checkpoint, read_meta
 from exercise_rec.train.resume import SafeCheckpointIO
 
 
@@ -128,7 +128,7 @@ def test_a_raw_pickle_is_refused_in_one_line_with_nothing_on_stderr(tmp_path: Pa
     path.write_bytes(pickle.dumps({"weights": [1.0, 2.0], "hook": _Shell()}, protocol=pickle.HIGHEST_PROTOCOL))
     script = (
         "import sys\n"
-        "from exercise_rec.train.checkpoint import CheckpointError, read_meta\n"
+        "from exercise_rec.checkpoint import CheckpointError, read_meta\n"
         "try:\n    read_meta(sys.argv[1])\nexcept CheckpointError as err:\n    print(err)\n"
     )
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from exercise_rec import fastpath
+from exercise_rec.checkpoint import read_meta
 from exercise_rec.fastpath import (
     BACKENDS,
     MAX_REL_ERROR,
@@ -25,7 +26,6 @@ from exercise_rec.fastpath import (
 )
 from exercise_rec.inference import DEFAULT_CHECKPOINT, Predictor
 from exercise_rec.models import build_model, get_entry, list_models
-from exercise_rec.train.checkpoint import read_meta
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "squat.mp4"
 SMALL = (1, 3, 8, 32, 32)

@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 import torch
 
+from exercise_rec.checkpoint import (
+    CheckpointError,
+    CheckpointMeta,
+    save_checkpoint,
+)
 from exercise_rec.data.synthetic import SynthConfig, generate_dataset
 from exercise_rec.data.transforms import AugmentConfig, build_transforms
 from exercise_rec.data.video import read_clip, write_video
 from exercise_rec.evaluate import evaluate
 from exercise_rec.inference import CHECKPOINT_DIR, Predictor
 from exercise_rec.models import build_model
-from exercise_rec.train.checkpoint import (
-    CheckpointError,
-    CheckpointMeta,
-    save_checkpoint,
-)
 
 CLASSES = ("jumping_jack", "no_exercise", "squat")
 REPO = Path(__file__).resolve().parent.parent

@@ -26,12 +26,12 @@ import gradio as gr
 
 from exercise_rec.app.frame_store import FrameStore
 from exercise_rec.app.limits import check_video, parse_pixels, parse_size
+from exercise_rec.checkpoint import CheckpointError
 from exercise_rec.data.dataset import VIDEO_SUFFIXES
 from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
 from exercise_rec.data.video import VideoError, VideoInfo
 from exercise_rec.errors import ConfigError, ExerciseRecError
 from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
-from exercise_rec.train.checkpoint import CheckpointError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 
-from exercise_rec.train.checkpoint import CheckpointMeta, save_checkpoint
+from exercise_rec.checkpoint import CheckpointMeta, save_checkpoint
 from exercise_rec.train.module import ExerciseClassifier
 
 log = logging.getLogger(__name__)

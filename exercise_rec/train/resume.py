@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from exercise_rec.checkpoint import CheckpointError, read_checkpoint_dict
 from exercise_rec.io import atomic_path
-from exercise_rec.train.checkpoint import CheckpointError, read_checkpoint_dict
 
 # ExerciseClassifier hyper-parameters that must match for the weights and optimizer state to fit.
 _IDENTITY = ("model_name", "model_kwargs", "class_names")

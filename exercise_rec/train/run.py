@@ -28,13 +28,13 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from torch import nn
 
+from exercise_rec.checkpoint import CheckpointMeta, read_meta
 from exercise_rec.data import ExerciseVideoDataModule
 from exercise_rec.data.debug import write_debug_videos
 from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from exercise_rec.io import atomic_path
 from exercise_rec.models import WeightsError, load_weights
 from exercise_rec.train.callbacks import DeployableCheckpoint
-from exercise_rec.train.checkpoint import CheckpointMeta, read_meta
 from exercise_rec.train.config import TrainConfig, check_trainable
 from exercise_rec.train.console import ProgressBar, known_warnings_silenced, lightning_verbose, route_lightning_logs
 from exercise_rec.train.loggers import training_loggers

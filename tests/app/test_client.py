@@ -20,8 +20,8 @@ from gradio_client.exceptions import AppError
 from exercise_rec.app import AppConfig, ModelStore, build_app, outputs
 from exercise_rec.app.state import SAMPLES_DIR, user_errors
 from exercise_rec.app.tempdir import outputs_root, private_root, use_private_gradio_dir
+from exercise_rec.checkpoint import CheckpointError
 from exercise_rec.inference import DEFAULT_CHECKPOINT
-from exercise_rec.train.checkpoint import CheckpointError
 
 from .server import serve
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from exercise_rec import faithfulness
+from exercise_rec.checkpoint import CheckpointMeta, save_checkpoint
 from exercise_rec.data.synthetic import SynthConfig, generate_dataset
 from exercise_rec.data.transforms import build_transforms, denormalize
 from exercise_rec.data.video import read_clip, sample_indices, write_video
@@ -29,7 +30,6 @@ from exercise_rec.explain.metrics import (
 )
 from exercise_rec.inference import Predictor
 from exercise_rec.models import build_model
-from exercise_rec.train.checkpoint import CheckpointMeta, save_checkpoint
 
 CLASSES = ("jumping_jack", "squat")
 

@@ -14,6 +14,7 @@ import torch
 from matplotlib.figure import Figure
 
 from exercise_rec.cam import main as cam_main
+from exercise_rec.checkpoint import CheckpointMeta, save_checkpoint
 from exercise_rec.data.video import probe, write_video
 from exercise_rec.display import GAP, MIN_HEIGHT
 from exercise_rec.explain import CamError, CamInfo
@@ -26,7 +27,6 @@ from exercise_rec.explain.overlay import (
 from exercise_rec.explain.video import explain_video
 from exercise_rec.inference import Predictor
 from exercise_rec.models import build_model
-from exercise_rec.train.checkpoint import CheckpointMeta, save_checkpoint
 
 CLASSES = ("jumping_jack", "no_exercise", "squat")
 CLIP_LEN = 4

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from exercise_rec.checkpoint import load_checkpoint
 from exercise_rec.data import ExerciseVideoDataset
-from exercise_rec.train.checkpoint import load_checkpoint
 from exercise_rec.train.cli import main as cli_main
 from exercise_rec.train.module import NonFiniteLossError
 from exercise_rec.train.run import train

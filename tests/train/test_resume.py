@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from exercise_rec.train.checkpoint import CheckpointError, load_checkpoint
+from exercise_rec.checkpoint import CheckpointError, load_checkpoint
 from exercise_rec.train.resume import read_resume_point
 from exercise_rec.train.run import train
 from tests.test_checkpoint_security import plant_payload

@@ -13,13 +13,13 @@ import pytest
 import torch
 from tqdm import tqdm
 
+from exercise_rec.checkpoint import load_checkpoint
 from exercise_rec.data import read_clip
 from exercise_rec.data.synthetic import generate_dataset
 from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from exercise_rec.inference import Predictor
 from exercise_rec.models import build_model, load_weights
 from exercise_rec.models.weights import WeightsError
-from exercise_rec.train.checkpoint import load_checkpoint
 from exercise_rec.train.cli import main as cli_main
 from exercise_rec.train.module import ExerciseClassifier
 from exercise_rec.train.run import TrainResult, start_from, train

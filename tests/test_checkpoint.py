@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from exercise_rec.models import build_model
-from exercise_rec.train.checkpoint import (
+from exercise_rec.checkpoint import (
     CheckpointError,
     CheckpointMeta,
     load_checkpoint,
     read_meta,
     save_checkpoint,
 )
+from exercise_rec.models import build_model
 
 
 def _meta(name: str, classes=("a", "b", "c"), **kwargs) -> CheckpointMeta:
