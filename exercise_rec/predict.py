@@ -3,6 +3,8 @@
     python -m exercise_rec.predict samples/squat.mp4
     python -m exercise_rec.predict recording.mp4 --json --timeline 1.0
     python -m exercise_rec.predict samples/squat.mp4 --backend openvino   # fast CPU path
+
+Commands, flags and exit codes: docs/cli.md; the ``--json`` record: docs/formats.md.
 """
 
 from __future__ import annotations
@@ -14,31 +16,52 @@ from pathlib import Path
 
 from exercise_rec.cli_common import OneLineParser, cli
 
+# The shipped checkpoints were trained on clips of about 3 s (``Predictor.predict_windows``' default
+# window). From two such clips' length on, as in the app's timeline rule, one label spread over the
+# whole video may hide several exercises, so the output says so and points to --timeline.
+CLIP_S = 3.0
+LONG_VIDEO_S = 2 * CLIP_S
+
 
 def build_parser() -> OneLineParser:
     from exercise_rec.fastpath import BACKENDS
     from exercise_rec.inference import DEFAULT_CHECKPOINT
 
-    p = OneLineParser(prog="python -m exercise_rec.predict", description="Classify the exercise in a video.")
+    p = OneLineParser(prog="python -m exercise_rec.predict", description="Classify the exercise in a video.",
+                      epilog="All commands and exit codes: docs/cli.md; the --json record: docs/formats.md.")
     p.add_argument("video", type=Path, help="video file (mp4, avi, mov, mkv, webm, ...)")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                    help=f"deployable checkpoint (default: {DEFAULT_CHECKPOINT.name} in checkpoints/)")
     p.add_argument("--top-k", type=int, default=5, help="how many classes to list (default 5)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (see GUIDE.md)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (fields: docs/formats.md)")
     p.add_argument("--timeline", type=float, metavar="STRIDE_S",
-                   help="also classify windows every STRIDE_S seconds (long recordings)")
+                   help=f"also classify {CLIP_S:g} s windows every STRIDE_S seconds, e.g. --timeline 1 (videos of "
+                        f"{LONG_VIDEO_S:g} s or more get a note suggesting it: one label may hide several exercises)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="torch (eager, CPU or CUDA) or the fast CPU path: onnx (ONNX Runtime), openvino")
     return p
 
 
+def _long_video_note(duration_s: float) -> str | None:
+    """What to tell a user whose video is several training clips long, or None for a clip-sized one."""
+    if duration_s < LONG_VIDEO_S:
+        return None
+    return (
+        f"the video lasts {duration_s:.0f} s, {duration_s / CLIP_S:.0f} times the ~{CLIP_S:g} s clips the model was "
+        f"trained on: one label for all of it may hide several exercises; --timeline 1 gives a label per "
+        f"{CLIP_S:g} s window"
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
+    from exercise_rec.data import probe
     from exercise_rec.inference import Predictor
 
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, backend=args.backend)
     result = predictor.predict(args.video, top_k=args.top_k)
     timeline = predictor.predict_windows(args.video, args.timeline) if args.timeline else None
+    note = None if timeline is not None else _long_video_note(probe(args.video, limits=predictor.limits).duration)
     if args.json:
         out = result.to_json()
         if timeline is not None:
@@ -47,6 +70,8 @@ def _run(args: argparse.Namespace) -> int:
                  "prob": round(float(p.max()), 6)}
                 for s, e, label, p in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs)
             ]
+        if note is not None:
+            out["note"] = note
         print(json.dumps(out))
         return 0
     mode = f" ({result.mode})" if result.mode else ""
@@ -57,6 +82,8 @@ def _run(args: argparse.Namespace) -> int:
         print("timeline:")
         for s, e, label, p in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs):
             print(f"  {s:7.2f}-{e:7.2f} s  {label:<18} {p.max():6.1%}")
+    if note is not None:
+        print(f"note: {note}")
     return 0
 
 
