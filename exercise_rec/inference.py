@@ -32,6 +32,11 @@ from exercise_rec.models import get_entry
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "mobilenet_v2_3d_standard.pt"
+# The shipped checkpoints were trained on clips of about 3 s: the default timeline window. From two
+# such clips' length on, one label for the whole video may hide several exercises: the app shows a
+# timeline and the predict CLI says so.
+CLIP_S = 3.0
+LONG_VIDEO_S = 2 * CLIP_S
 WINDOW_BATCH = 8  # windows per forward pass in predict_windows: bounded memory on long videos
 
 
@@ -53,7 +58,7 @@ class Prediction:
         return self.labels[0]
 
     def to_json(self) -> dict[str, Any]:
-        """The predict CLI's JSON contract (GUIDE.md)."""
+        """The predict CLI's JSON record (docs/formats.md)."""
         return {
             "video": self.video,
             "model": self.model,
@@ -169,7 +174,7 @@ class Predictor:
         self,
         path: str | PathLike[str],
         stride_s: float = 1.0,
-        window_s: float = 3.0,
+        window_s: float = CLIP_S,
         *,
         info: VideoInfo | None = None,
     ) -> Timeline:

@@ -16,16 +16,10 @@ from pathlib import Path
 
 from exercise_rec.cli_common import OneLineParser, cli
 
-# The shipped checkpoints were trained on clips of about 3 s (``Predictor.predict_windows``' default
-# window). From two such clips' length on, as in the app's timeline rule, one label spread over the
-# whole video may hide several exercises, so the output says so and points to --timeline.
-CLIP_S = 3.0
-LONG_VIDEO_S = 2 * CLIP_S
-
 
 def build_parser() -> OneLineParser:
     from exercise_rec.fastpath import BACKENDS
-    from exercise_rec.inference import DEFAULT_CHECKPOINT
+    from exercise_rec.inference import CLIP_S, DEFAULT_CHECKPOINT, LONG_VIDEO_S
 
     p = OneLineParser(prog="python -m exercise_rec.predict", description="Classify the exercise in a video.",
                       epilog="All commands and exit codes: docs/cli.md; the --json record: docs/formats.md.")
@@ -45,6 +39,8 @@ def build_parser() -> OneLineParser:
 
 def _long_video_note(duration_s: float) -> str | None:
     """What to tell a user whose video is several training clips long, or None for a clip-sized one."""
+    from exercise_rec.inference import CLIP_S, LONG_VIDEO_S
+
     if duration_s < LONG_VIDEO_S:
         return None
     return (

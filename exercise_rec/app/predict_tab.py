@@ -16,12 +16,11 @@ from exercise_rec.app.state import (
     sample_examples,
     user_errors,
 )
-from exercise_rec.inference import Timeline
+from exercise_rec.inference import LONG_VIDEO_S, Timeline
 
 TOP_K = 5
 TIMELINE_STRIDE_S = 1.0
 TIMELINE_CLASSES = 4  # lines in the timeline plot: the classes with the highest peak probability
-TIMELINE_MIN_S = 6.0  # a timeline for videos of at least two 3-second windows (the training clip length)
 # Most windows per timeline: a request's work must not grow with the video's length (at a 1 s stride a
 # 2-minute upload is 118 windows, 40 s of a worker on 2 cores); longer videos get a wider stride instead.
 TIMELINE_MAX_WINDOWS = 32
@@ -70,7 +69,7 @@ def build(store: ModelStore) -> None:
         """Runs after the prediction is shown: a long video's windows take seconds, the label must not wait."""
         path, info = require_video_info(video, store.config)
         duration = info.duration
-        if duration < TIMELINE_MIN_S:
+        if duration < LONG_VIDEO_S:
             return gr.Plot(value=None, visible=False)
         stride = max(TIMELINE_STRIDE_S, duration / (TIMELINE_MAX_WINDOWS - 1))
         progress(0.2, desc=f"classifying 3 s windows every {stride:.3g} s")

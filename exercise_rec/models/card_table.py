@@ -9,11 +9,13 @@ model with ``python -m exercise_rec.models.card_table``.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 from pathlib import Path
 from typing import Any
 
+from exercise_rec.cli_common import OneLineParser, cli
 from exercise_rec.io import atomic_path
 from exercise_rec.models.registry import list_models, model_card
 
@@ -39,13 +41,20 @@ def card(name: str) -> dict[str, Any]:
     return shipped().get(name) or measure(name)
 
 
-def main() -> int:
+def _build_parser() -> OneLineParser:
+    return OneLineParser(prog="python -m exercise_rec.models.card_table",
+                         description=f"Measure every registered model and rewrite {TABLE.name} (a developer tool).")  # fmt: skip
+
+
+def _write(args: argparse.Namespace) -> int:
     table = {name: measure(name) for name in list_models()}
     with atomic_path(TABLE) as tmp:
         tmp.write_text(json.dumps(table, indent=1) + "\n")
     print(f"wrote {TABLE} ({len(table)} models)")
     return 0
 
+
+main = cli(_build_parser, _write)
 
 if __name__ == "__main__":
     raise SystemExit(main())
