@@ -42,8 +42,8 @@ def card(name: str) -> dict[str, Any]:
 
 
 def _build_parser() -> OneLineParser:
-    return OneLineParser(prog="python -m exercise_rec.models.card_table",
-                         description=f"Measure every registered model and rewrite {TABLE.name} (a developer tool).")  # fmt: skip
+    what = f"Measure every registered model and rewrite {TABLE.name} (a developer tool)."
+    return OneLineParser(prog="python -m exercise_rec.models.card_table", description=what)
 
 
 def _write(args: argparse.Namespace) -> int:
