@@ -20,9 +20,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 app: $(STAMP)
 	$(BIN)/python app.py $(ARGS)
 
+# The fast-path tests run in a second pytest process: in one process after the app, data and
+# explain tests, the in-process ONNX export of the default checkpoint died with SIGSEGV (no Python
+# traceback; twice, at the same test); alone, and after any other half of the suite, it passes.
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest --ignore=tests/test_fastpath.py $(ARGS)
+	$(BIN)/python -m pytest tests/test_fastpath.py $(ARGS)
 
 # tests/app/test_browser.py drives $(CHROMIUM) with Playwright (no `playwright install` download).
 # Installed with apt-get as root, or with `sudo -n` otherwise; without it that test is skipped.
