@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import pytest
 from gradio_client import Client
 
 from exercise_rec.app import AppConfig, build_app, launch_options
@@ -41,3 +43,21 @@ def serve(config: AppConfig) -> Iterator[Client]:
     """A client connected to :func:`served`."""
     with served(config) as url:
         yield connect(url)
+
+
+def fake_launches(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """``python app.py``'s ``main`` records the config it built and its ``launch()`` settings here
+    instead of serving (the start-up path without a server)."""
+    launched: dict[str, Any] = {}
+
+    class FakeApp:
+        def launch(self, **kwargs: Any) -> None:
+            launched.update(kwargs)
+
+    def build_app(config: AppConfig) -> FakeApp:
+        launched["config"] = config
+        return FakeApp()
+
+    monkeypatch.setattr("exercise_rec.app.build_app", build_app)
+    return launched
+

@@ -23,7 +23,7 @@ from exercise_rec.app.tempdir import outputs_root, private_root, use_private_gra
 from exercise_rec.checkpoint import CheckpointError
 from exercise_rec.inference import DEFAULT_CHECKPOINT
 
-from .server import serve
+from .server import fake_launches, serve
 
 STANDARD = DEFAULT_CHECKPOINT.name
 HIGH_TEMPORAL = "mobilenet_v2_3d_high_temporal.pt"
@@ -214,17 +214,7 @@ def test_every_tab_offers_the_samples_as_video_thumbnails():
 def test_app_py_passes_the_frame_budget_and_session_cap(monkeypatch, capsys):
     import app as app_script
 
-    launched: dict = {}
-
-    class FakeApp:
-        def launch(self, **kwargs) -> None:
-            launched.update(kwargs)
-
-    def fake_build_app(config: AppConfig) -> FakeApp:
-        launched["config"] = config
-        return FakeApp()
-
-    monkeypatch.setattr("exercise_rec.app.build_app", fake_build_app)
+    launched = fake_launches(monkeypatch)
     monkeypatch.setattr(sys, "argv", ["app.py", "--frames-budget", "64mb", "--max-sessions", "10"])
     app_script.main()
     assert launched["config"].frames_bytes == 64 * 2**20 and launched["state_session_capacity"] == 10

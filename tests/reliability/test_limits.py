@@ -27,7 +27,7 @@ from exercise_rec.app.state import FRAMES_TTL_S
 from exercise_rec.data.limits import DecodeLimits
 from exercise_rec.data.video import VideoError, probe, read_clip
 from exercise_rec.inference import DEFAULT_CHECKPOINT, Predictor
-from tests.app.server import serve
+from tests.app.server import fake_launches, serve
 
 from .conftest import predict_upload
 from .corpus import Corpus
@@ -68,17 +68,7 @@ def test_bad_limits_fail_at_start_up_with_the_setting_named(field: str, value: s
 def test_app_py_passes_both_limits_and_rejects_bad_ones(monkeypatch, capsys) -> None:
     import app as app_script
 
-    launched: dict[str, Any] = {}
-
-    class FakeApp:
-        def launch(self, **kwargs: Any) -> None:
-            launched.update(kwargs)
-
-    def build_app(config: AppConfig) -> FakeApp:
-        launched["config"] = config
-        return FakeApp()
-
-    monkeypatch.setattr("exercise_rec.app.build_app", build_app)
+    launched = fake_launches(monkeypatch)
     monkeypatch.setattr(sys, "argv", ["app.py", "--max-upload", "50mb", "--max-pixels", "1920x1080"])
     app_script.main()
     assert launched["max_file_size"] == 50 * 2**20 and launched["config"].frame_pixels == 1920 * 1080
