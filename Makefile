@@ -11,9 +11,10 @@ CHROMIUM := /usr/bin/chromium
 
 setup: $(STAMP) chromium
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-weights.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -r requirements-dev.txt
+	$(BIN)/python -m pip install --no-deps -r requirements-weights.txt
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $@
 

@@ -43,6 +43,8 @@ class CheckpointMeta:
     std: tuple[float, float, float]
     metrics: dict[str, float] = field(default_factory=dict)
     version: str = __version__
+    # Temperature and verdict threshold (exercise_rec.calibration; empty: documented defaults).
+    calibration: dict[str, float] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -54,6 +56,7 @@ class CheckpointMeta:
             data[key] = list(data[key])
         # Plain numbers only: anything else would make the file fail weights_only loading.
         data["metrics"] = {str(k): float(v) for k, v in self.metrics.items()}
+        data["calibration"] = {str(k): float(v) for k, v in self.calibration.items()}
         return data
 
     @classmethod
@@ -76,6 +79,7 @@ class CheckpointMeta:
             std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
             metrics={str(k): float(v) for k, v in dict(data.get("metrics", {})).items()},
             version=str(data.get("version", "unknown")),
+            calibration={str(k): float(v) for k, v in dict(data.get("calibration", {})).items()},
         )
 
 
@@ -108,6 +112,20 @@ def read_checkpoint_dict(path: str | PathLike[str]) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
         raise CheckpointError(f"{path}: not a checkpoint (its top level is a {type(raw).__name__}, not a dict)")
     return raw
+
+
+def write_calibration(
+    path: str | PathLike[str], calibration: Mapping[str, float], out: str | PathLike[str] | None = None
+) -> Path:
+    """Store ``calibration`` in the checkpoint at ``path`` (or a copy at ``out``), atomically; every
+    other byte of its content (weights in their stored precision, metadata) is kept as it was."""
+    raw = dict(read_checkpoint_dict(path))
+    CheckpointMeta.from_dict(raw, str(path))  # refuse anything that is not a deployable checkpoint
+    raw["calibration"] = {str(k): float(v) for k, v in calibration.items()}
+    target = Path(out) if out is not None else Path(path)
+    with atomic_path(target) as tmp:
+        torch.save(raw, tmp)
+    return target
 
 
 def read_meta(path: str | PathLike[str]) -> CheckpointMeta:

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from exercise_rec.calibration import expected_calibration_error
 from exercise_rec.checkpoint import CheckpointError
 from exercise_rec.cli_common import OneLineParser, cli
 from exercise_rec.data.dataset import (
@@ -56,10 +57,20 @@ def _views(predictor: Predictor, item: ClipItem, views: int) -> list[torch.Tenso
     ]
 
 
-def evaluate(
+@dataclass(frozen=True)
+class SplitLogits:
+    """The checkpoint's raw logits [N, C] on every readable video of a split, with true labels [N]."""
+
+    logits: torch.Tensor
+    labels: torch.Tensor
+    skipped: dict[str, str]
+
+
+def split_logits(
     predictor: Predictor, root: str | Path, split: str | None = "test", views: int = 1, seed: int = 0
-) -> Evaluation:
-    """Classify every video of ``split`` (``None``: all videos); unreadable files are skipped and reported."""
+) -> SplitLogits:
+    """Logits of every video of ``split`` (``None``: all videos), averaged over ``views`` clips;
+    unreadable files are skipped and reported (what evaluation and calibration both need)."""
     if views < 1:
         raise ConfigError(f"views must be >= 1, got {views}")
     dataset = ExerciseVideoDataset(root, split, predictor.meta.clip_len, seed=seed)  # type: ignore[arg-type]
@@ -67,25 +78,38 @@ def evaluate(
         raise CheckpointError(
             f"{root}: classes {list(dataset.class_names)} differ from the checkpoint's {list(predictor.class_names)}"
         )
-    metrics = classification_metrics(len(dataset.class_names))
     skipped = dict(dataset.skipped)
-    for item in tqdm(dataset.items, desc=f"evaluate {split or 'all'}", unit="video"):
+    logits, labels = [], []
+    for item in tqdm(dataset.items, desc=f"classify {split or 'all'}", unit="video"):
         try:
             clips = _views(predictor, item, views)
         except VideoError as err:
             skipped[str(item.path)] = err.reason
             log.warning("%s: skipped, %s", item.path, err.reason)
             continue
-        logits = predictor.logits(clips).mean(dim=0, keepdim=True)
-        metrics.update(logits, torch.tensor([item.label]))
-    if len(skipped) == len(dataset.items):
+        logits.append(predictor.logits(clips).mean(dim=0))
+        labels.append(item.label)
+    if not logits:
         raise VideoError(Path(root), f"no readable video in split {split!r}")
+    return SplitLogits(torch.stack(logits), torch.tensor(labels), skipped)
+
+
+def evaluate(
+    predictor: Predictor, root: str | Path, split: str | None = "test", views: int = 1, seed: int = 0
+) -> Evaluation:
+    """Classify every video of ``split`` (``None``: all videos); unreadable files are skipped and reported.
+    ``metrics["ece"]``: expected calibration error of the checkpoint's calibrated probabilities."""
+    result = split_logits(predictor, root, split, views, seed)
+    metrics = classification_metrics(len(predictor.class_names))
+    metrics.update(result.logits, result.labels)
     values = metrics.compute()
+    probs = (result.logits / predictor.rule.temperature).softmax(dim=1).numpy()
     return Evaluation(
-        metrics=summarize(values, dataset.class_names),
+        metrics={**summarize(values, predictor.class_names),
+                 "ece": expected_calibration_error(probs, result.labels.numpy())},  # fmt: skip
         confusion=values["confusion"].cpu(),
-        num_videos=len(dataset.items) - len(skipped),
-        skipped=skipped,
+        num_videos=len(result.labels),
+        skipped=result.skipped,
     )
 
 
@@ -109,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     result = evaluate(predictor, args.data, split, args.views, args.seed)
     m = result.metrics
     print(f"{result.num_videos} videos, {args.views} view(s): top1 {m['top1']:.4f}"
-          + (f"  top5 {m['top5']:.4f}" if "top5" in m else "") + f"  macro_f1 {m['macro_f1']:.4f}")
+          + (f"  top5 {m['top5']:.4f}" if "top5" in m else "") + f"  macro_f1 {m['macro_f1']:.4f}  ece {m['ece']:.4f}")
     for name, acc in m["per_class_acc"].items():  # type: ignore[union-attr]
         print(f"  {acc:6.1%}  {name}")
     if result.skipped:

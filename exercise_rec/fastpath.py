@@ -20,7 +20,6 @@ import importlib.util
 import itertools
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from importlib.metadata import version
 from os import PathLike
@@ -35,7 +34,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from exercise_rec import __version__
 from exercise_rec.device import clip_memory_format
 from exercise_rec.errors import ExerciseRecError
-from exercise_rec.io import atomic_path
+from exercise_rec.io import atomic_path, cache_root
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +110,8 @@ def export_onnx(
 
 
 def cache_dir() -> Path:
-    """Where exported models are kept: ``$EXERCISE_REC_CACHE``, else ``$XDG_CACHE_HOME`` or ``~/.cache``."""
-    if folder := os.environ.get("EXERCISE_REC_CACHE"):
-        return Path(folder) / "fastpath"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "exercise_rec" / "fastpath"
+    """Where exported models are kept (see :func:`exercise_rec.io.cache_root`)."""
+    return cache_root() / "fastpath"
 
 
 def model_key(model: nn.Module, clip_shape: ClipShape) -> str:

@@ -5,11 +5,14 @@ it was trained. Everything that shapes the input (clip length, input size, mean/
 checkpoint's metadata, so a checkpoint trained at 112x112 or with other statistics just works.
 The model is loaded once and kept in eval mode; calls run under ``torch.inference_mode``, or
 through the fast CPU path (``backend="onnx"|"openvino"``, see ``exercise_rec.fastpath``).
+Probabilities are calibrated (the checkpoint's temperature) and every answer carries a verdict
+(``exercise_rec.verdict``) backed by the pose estimator's person check on the frames the model saw.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +32,10 @@ from exercise_rec.device import clip_memory_format, pick_device
 from exercise_rec.errors import ConfigError
 from exercise_rec.fastpath import FastModel, FastPathError
 from exercise_rec.models import get_entry
+from exercise_rec.pose import PoseEstimator, PoseTrack, PoseUnavailable
+from exercise_rec.verdict import Verdict, VerdictRule
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "mobilenet_v2_3d_standard.pt"
@@ -38,11 +45,14 @@ DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "mobilenet_v2_3d_standard.pt"
 CLIP_S = 3.0
 LONG_VIDEO_S = 2 * CLIP_S
 WINDOW_BATCH = 8  # windows per forward pass in predict_windows: bounded memory on long videos
+TIMELINE_POSE_FPS = 4.0  # the timeline's person check samples the video this often (docs/verdicts.md)
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """Top-k result for one clip. ``probs`` holds every class's softmax probability (sums to 1)."""
+    """Top-k result for one clip. ``probs`` holds every class's calibrated probability (sums to 1);
+    ``verdict``/``reason`` say what kind of answer it is; ``pose``: the person check's keypoints on
+    the clip's frames (None when the check is off)."""
 
     video: str
     model: str
@@ -52,6 +62,9 @@ class Prediction:
     probs: np.ndarray  # [num_classes], in the checkpoint's class order
     latency_ms: float  # decode + transform + forward
     clip: torch.Tensor  # the uint8 frames the model saw [T, H, W, 3] (before resize/crop)
+    verdict: str
+    reason: str
+    pose: PoseTrack | None = None
 
     @property
     def label(self) -> str:
@@ -63,6 +76,8 @@ class Prediction:
             "video": self.video,
             "model": self.model,
             "mode": self.mode,
+            "verdict": self.verdict,
+            "reason": self.reason,
             "predictions": [{"label": c, "prob": round(p, 6)} for c, p in zip(self.labels, self.top_probs)],
             "latency_ms": round(self.latency_ms, 2),
         }
@@ -76,7 +91,8 @@ class Timeline:
     class_names: tuple[str, ...]
     starts_s: np.ndarray  # [N]
     ends_s: np.ndarray  # [N]
-    probs: np.ndarray  # [N, num_classes]
+    probs: np.ndarray  # [N, num_classes], calibrated
+    verdicts: tuple[Verdict, ...]  # one per window
 
     @property
     def labels(self) -> list[str]:
@@ -94,10 +110,13 @@ class Predictor:
         device: torch.device | str | None = None,
         backend: str = "torch",
         limits: DecodeLimits = DEFAULT_LIMITS,
+        person_check: bool | None = None,
     ) -> None:
         """``backend`` other than ``"torch"`` runs the fast CPU path (``exercise_rec.fastpath``);
         ``model`` stays the eager module either way (explanations need its gradients). ``limits``
-        bound every file this predictor decodes (frame size, aspect ratio, time per request)."""
+        bound every file this predictor decodes (frame size, aspect ratio, time per request).
+        ``person_check``: True requires the pose estimator (``PoseUnavailable`` if it is not
+        installed), False turns it off, None uses it when installed and warns once when not."""
         self.device = pick_device(str(device) if device is not None else ("cpu" if backend != "torch" else None))
         if backend != "torch" and self.device.type != "cpu":
             raise FastPathError(f"backend {backend!r} is a CPU path; use device='cpu' or backend='torch'")
@@ -109,6 +128,8 @@ class Predictor:
         self.transform = build_transforms(
             False, meta.input_size, AugmentConfig(mean=meta.mean, std=meta.std)
         )
+        self.rule = VerdictRule.from_calibration(meta.calibration)
+        self.pose = _pose_estimator(person_check)
         self._fast: FastModel | None = None
         if backend != "torch":
             self._fast = FastModel.build(model, (1, 3, meta.clip_len, *meta.input_size), backend)
@@ -120,10 +141,11 @@ class Predictor:
         device: torch.device | str | None = None,
         backend: str = "torch",
         limits: DecodeLimits = DEFAULT_LIMITS,
+        person_check: bool | None = None,
     ) -> Predictor:
         """Rebuild the checkpoint's model (raises ``CheckpointError`` naming the problem)."""
         model, meta = load_checkpoint(path)
-        return cls(model, meta, device, backend, limits)
+        return cls(model, meta, device, backend, limits, person_check)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -148,7 +170,8 @@ class Predictor:
         return out.float().cpu()
 
     def probabilities(self, clips: Sequence[torch.Tensor]) -> torch.Tensor:
-        return self.logits(clips).softmax(dim=1)
+        """Calibrated class probabilities [N, num_classes]: softmax of the logits over the checkpoint's temperature."""
+        return (self.logits(clips) / self.rule.temperature).softmax(dim=1)
 
     def predict(self, video: str | PathLike[str] | torch.Tensor, top_k: int = 5) -> Prediction:
         """Classify a video file (sampled uniformly over its whole length) or a decoded uint8 clip."""
@@ -157,6 +180,8 @@ class Predictor:
         started = time.perf_counter()
         clip = video if isinstance(video, torch.Tensor) else self.decode(video)
         probs = self.probabilities([clip])[0]
+        pose = self.pose.frames(clip) if self.pose is not None else None
+        verdict = self.rule.decide(probs.numpy(), self.class_names, _person_frames(pose))
         latency_ms = (time.perf_counter() - started) * 1e3
         top = probs.topk(min(top_k, len(probs)))
         return Prediction(
@@ -168,6 +193,9 @@ class Predictor:
             probs=probs.numpy(),
             latency_ms=latency_ms,
             clip=clip,
+            verdict=verdict.verdict,
+            reason=verdict.reason,
+            pose=pose,
         )
 
     def predict_windows(
@@ -185,7 +213,9 @@ class Predictor:
         window gives one window over all of it. All windows come from one pass over the file
         (:func:`read_windows`: frames counted once, each decoded once, ``limits.budget_s`` for the
         whole request), ``WINDOW_BATCH`` windows per forward pass, so memory does not grow with the
-        video's length. ``info``: the file's :func:`probe`, when the caller already has it.
+        video's length. Each window gets a verdict; its person check reads the estimator's track of
+        the whole video at ``TIMELINE_POSE_FPS`` (cached per file). ``info``: the file's
+        :func:`probe`, when the caller already has it.
         """
         if stride_s <= 0 or window_s <= 0:
             raise ConfigError(f"stride_s and window_s must be > 0, got {stride_s}, {window_s}")
@@ -201,10 +231,51 @@ class Predictor:
         while batch := list(itertools.islice(clips, WINDOW_BATCH)):
             chunks.append(self.probabilities(batch))
         start_frames = np.asarray(starts, dtype=np.float64)
+        probs = torch.cat(chunks).numpy()
+        ends = np.minimum(start_frames + window, info.frames)
+        track = None
+        if self.pose is not None:
+            track = self.pose.video(path, every=max(1, round(info.fps / TIMELINE_POSE_FPS)), info=info, limits=self.limits)
+        verdicts = tuple(
+            self.rule.decide(p, self.class_names, _person_frames(track, first, last))
+            for p, first, last in zip(probs, start_frames, ends)
+        )
         return Timeline(
             video=str(path),
             class_names=self.class_names,
             starts_s=start_frames / info.fps,
-            ends_s=np.minimum(start_frames + window, info.frames) / info.fps,
-            probs=torch.cat(chunks).numpy(),
+            ends_s=ends / info.fps,
+            probs=probs,
+            verdicts=verdicts,
         )
+
+
+def _pose_estimator(person_check: bool | None) -> PoseEstimator | None:
+    """The estimator for ``Predictor(person_check=...)`` (see its docstring)."""
+    if person_check is False:
+        return None
+    try:
+        return PoseEstimator()
+    except PoseUnavailable as err:
+        if person_check:
+            raise
+        _warn_once(f"person check off: {err}")
+        return None
+
+
+def _warn_once(message: str, _seen: set[str] = set()) -> None:  # noqa: B006 - the set is the memory
+    if message not in _seen:
+        _seen.add(message)
+        log.warning(message)
+
+
+def _person_frames(track: PoseTrack | None, first: float = 0, last: float = np.inf) -> tuple[int, int] | None:
+    """(frames showing a person, frames checked) of ``track``, within video frames ``[first, last)``
+    when the track is a video's; None when there is no track (person check off)."""
+    if track is None:
+        return None
+    found = track.found
+    if track.frame_indices is not None:
+        inside = (track.frame_indices >= first) & (track.frame_indices < last)
+        found = found[inside]
+    return int(found.sum()), int(len(found))

@@ -21,6 +21,14 @@ from os import PathLike
 from pathlib import Path
 
 
+def cache_root() -> Path:
+    """Where derived files (fast-path exports, pose tracks) are kept: ``$EXERCISE_REC_CACHE``, else
+    ``$XDG_CACHE_HOME/exercise_rec`` or ``~/.cache/exercise_rec``. Deleting it only costs recomputation."""
+    if folder := os.environ.get("EXERCISE_REC_CACHE"):
+        return Path(folder)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "exercise_rec"
+
+
 def temp_path_for(path: str | PathLike[str]) -> Path:
     """The temporary file :func:`atomic_path` writes before renaming it over ``path``."""
     target = Path(path)

@@ -34,6 +34,8 @@ def build_parser() -> OneLineParser:
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="torch (eager, CPU or CUDA) or the fast CPU path: onnx (ONNX Runtime), openvino")
+    p.add_argument("--no-person-check", action="store_true",
+                   help="skip the pose estimator's person check (verdicts then rest on the model alone)")
     return p
 
 
@@ -54,7 +56,8 @@ def _run(args: argparse.Namespace) -> int:
     from exercise_rec.data import probe
     from exercise_rec.inference import Predictor
 
-    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, backend=args.backend)
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, backend=args.backend,
+                                          person_check=False if args.no_person_check else None)
     result = predictor.predict(args.video, top_k=args.top_k)
     timeline = predictor.predict_windows(args.video, args.timeline) if args.timeline else None
     note = None if timeline is not None else _long_video_note(probe(args.video, limits=predictor.limits).duration)
@@ -63,21 +66,23 @@ def _run(args: argparse.Namespace) -> int:
         if timeline is not None:
             out["timeline"] = [
                 {"start_s": round(float(s), 3), "end_s": round(float(e), 3), "label": label,
-                 "prob": round(float(p.max()), 6)}
-                for s, e, label, p in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs)
+                 "prob": round(float(p.max()), 6), "verdict": v.verdict, "reason": v.reason}
+                for s, e, label, p, v in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs,
+                                             timeline.verdicts)
             ]
         if note is not None:
             out["note"] = note
         print(json.dumps(out))
         return 0
     mode = f" ({result.mode})" if result.mode else ""
-    print(f"{result.video}: {result.label}   [{result.model}{mode}, {result.latency_ms:.0f} ms]")
+    print(f"{result.video}: {result.verdict}: {result.reason}   [{result.model}{mode}, {result.latency_ms:.0f} ms]")
     for label, prob in zip(result.labels, result.top_probs):
         print(f"  {prob:6.1%}  {label}")
     if timeline is not None:
         print("timeline:")
-        for s, e, label, p in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs):
-            print(f"  {s:7.2f}-{e:7.2f} s  {label:<18} {p.max():6.1%}")
+        for s, e, label, p, v in zip(timeline.starts_s, timeline.ends_s, timeline.labels, timeline.probs,
+                                     timeline.verdicts):
+            print(f"  {s:7.2f}-{e:7.2f} s  {label:<18} {p.max():6.1%}  {v.verdict}")
     if note is not None:
         print(f"note: {note}")
     return 0

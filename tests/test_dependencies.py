@@ -55,3 +55,27 @@ def test_lightning_internals_used_by_the_trainer_and_datamodule() -> None:
     assert list(sampler) == [1, 3], f"lightning {version('lightning')}: UnrepeatedDistributedSampler changed"
     bar = TQDMProgressBar()
     _has(bar, ("_train_progress_bar", "_val_progress_bar", "_test_progress_bar"), "lightning")
+
+
+def test_one_opencv_the_headless_build() -> None:
+    """The pose weights' package (mediapipe, installed --no-deps) must not bring a second cv2."""
+    from importlib.metadata import PackageNotFoundError, distributions
+
+    dists = {d.metadata["Name"].lower() for d in distributions()}
+    others = sorted(dists & {"opencv-python", "opencv-contrib-python", "opencv-contrib-python-headless"})
+    assert not others, f"a second OpenCV is installed beside opencv-python-headless: {others}"
+    import cv2
+
+    try:
+        headless = version("opencv-python-headless")
+    except PackageNotFoundError:  # pragma: no cover - the message is the point
+        pytest.fail("opencv-python-headless is not installed")
+    assert cv2.__version__.split(".")[:2] == headless.split(".")[:2]
+
+
+def test_pose_weights_package_has_the_bundled_models() -> None:
+    from exercise_rec.pose.model_files import WEIGHTS_PACKAGE, WEIGHTS_VERSION, model_files
+
+    assert version(WEIGHTS_PACKAGE) == WEIGHTS_VERSION, "requirements-weights.txt and model_files.py disagree"
+    files = model_files()
+    assert files.detector.stat().st_size > 1_000_000 and files.landmarker.stat().st_size > 1_000_000

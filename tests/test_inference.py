@@ -22,6 +22,7 @@ from exercise_rec.data.video import read_clip, write_video
 from exercise_rec.evaluate import evaluate
 from exercise_rec.inference import CHECKPOINT_DIR, Predictor
 from exercise_rec.models import build_model
+from exercise_rec.verdict import VERDICTS
 
 CLASSES = ("jumping_jack", "no_exercise", "squat")
 REPO = Path(__file__).resolve().parent.parent
@@ -73,6 +74,7 @@ def test_predict_windows_covers_the_video(tmp_path, tiny_model):
     assert timeline.probs.shape == (4, 3)
     np.testing.assert_allclose(timeline.probs.sum(axis=1), 1, atol=1e-5)
     assert set(timeline.labels) <= set(CLASSES)
+    assert len(timeline.verdicts) == 4 and {v.verdict for v in timeline.verdicts} <= set(VERDICTS)
     short = predictor.predict_windows(_video(tmp_path, frames=12, fps=10), stride_s=1.0)
     assert len(short.starts_s) == 1 and short.ends_s[0] == pytest.approx(1.2)
 
@@ -84,7 +86,8 @@ def test_predict_cli_json_contract_and_errors(tmp_path, tiny_model):
     ok = subprocess.run([*cmd, str(video), "--checkpoint", str(checkpoint), "--json", "--top-k", "2"],
                         capture_output=True, text=True, check=True)
     out = json.loads(ok.stdout)
-    assert set(out) == {"video", "model", "mode", "predictions", "latency_ms"}
+    assert set(out) == {"video", "model", "mode", "verdict", "reason", "predictions", "latency_ms"}
+    assert out["verdict"] in VERDICTS and out["reason"]
     assert out["video"] == str(video) and out["model"] == "mobilenet_v2_3d" and out["mode"] == "standard"
     assert [set(p) for p in out["predictions"]] == [{"label", "prob"}] * 2
     assert {p["label"] for p in out["predictions"]} <= set(CLASSES)
