@@ -59,6 +59,16 @@ def calibrate(predictor: Predictor, root: str | Path, split: str = "val") -> Cal
     )
 
 
+def calibrate_checkpoint(
+    path: str | Path, root: str | Path, split: str = "val", out: str | Path | None = None, device: str | None = None
+) -> Calibration:
+    """Calibrate the checkpoint at ``path`` on ``root``'s ``split`` and store the result in it (or ``out``)."""
+    predictor = Predictor.from_checkpoint(path, device=device, person_check=False)
+    result = calibrate(predictor, root, split)
+    write_calibration(path, result.as_meta(), out)
+    return result
+
+
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog="python -m exercise_rec.calibrate",
                       description="Fit a checkpoint's temperature and verdict threshold on a validation split.")  # fmt: skip
@@ -74,13 +84,11 @@ def build_parser() -> OneLineParser:
 def _run(args: argparse.Namespace) -> int:
     if not args.data.is_dir():
         raise DatasetError(args.data, "dataset directory not found")
-    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, person_check=False)
-    result = calibrate(predictor, args.data, args.split)
-    target = write_calibration(args.checkpoint, result.as_meta(), args.out)
+    result = calibrate_checkpoint(args.checkpoint, args.data, args.split, args.out, args.device)
     print(f"{result.clips} {args.split} videos: temperature {result.temperature:.3f}, "
           f"ECE {result.ece_before:.4f} -> {result.ece_after:.4f}, threshold {result.min_confidence:.2f} "
           f"(keeps {result.kept_correct:.1%} of the {result.top1:.1%} right answers)")  # fmt: skip
-    print(f"wrote {target}")
+    print(f"wrote {args.out or args.checkpoint}")
     return 0
 
 

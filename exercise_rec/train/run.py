@@ -28,10 +28,12 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from torch import nn
 
+from exercise_rec.calibrate import calibrate_checkpoint
 from exercise_rec.checkpoint import CheckpointMeta, read_meta
 from exercise_rec.data import ExerciseVideoDataModule
 from exercise_rec.data.debug import write_debug_videos
 from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from exercise_rec.errors import ConfigError
 from exercise_rec.io import atomic_path
 from exercise_rec.models import WeightsError, load_weights
 from exercise_rec.train.callbacks import DeployableCheckpoint
@@ -235,4 +237,17 @@ def train(config: TrainConfig) -> TrainResult:
     result = TrainResult(out / "best.pt", metrics, sorted(skipped), module.nonfinite_batches, trainer.is_global_zero)
     if result.is_global_zero:
         report(result, values, class_names, out, skipped)
+        calibrate_best(config, out / "best.pt")
     return result
+
+
+def calibrate_best(config: TrainConfig, best: Path) -> None:
+    """Fit the temperature and verdict threshold of ``best.pt`` on the validation split
+    (docs/verdicts.md), so the app's verdicts work with a fresh checkpoint as they are."""
+    try:
+        result = calibrate_checkpoint(best, config.data, "val", device="cpu")
+    except ConfigError as err:  # e.g. a model that gets no validation clip right: nothing to fit
+        log.warning("best.pt is not calibrated (verdicts use temperature 1 and threshold 0.5): %s", err)
+        return
+    log.info("calibrated best.pt on %d val clips: temperature %.3f, threshold %.2f, ECE %.4f -> %.4f",
+             result.clips, result.temperature, result.min_confidence, result.ece_before, result.ece_after)
