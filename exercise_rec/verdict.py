@@ -59,10 +59,10 @@ class VerdictRule:
             found, checked = person_frames
             if checked == 0 or found < self.min_person_fraction * checked:
                 return Verdict("no_person", f"a person in view (half the limbs or more) in {found} of {checked} frames")
+        unchecked = "; person check off" if person_frames is None else ""
         if probs[order[0]] < self.min_confidence:
             guesses = ", ".join(f"{class_names[k]} {probs[k]:.0%}" for k in order[:2])
-            return Verdict("uncertain", f"not sure: {guesses} (this model needs {self.min_confidence:.0%})")
+            return Verdict("uncertain", f"not sure: {guesses} (this model needs {self.min_confidence:.0%}){unchecked}")
         people = "" if person_frames is None else f"; a person in {person_frames[0]} of {person_frames[1]} frames"
-        unchecked = "; person check off" if person_frames is None else ""
         verdict = "no_exercise" if top == NO_EXERCISE else "exercise"
         return Verdict(verdict, f"{top} {probs[order[0]]:.0%}{people}{unchecked}")

@@ -62,7 +62,6 @@ def test_person_check_off_rests_on_the_model_and_says_so():
     assert verdict.verdict == "no_exercise" and "person check off" in verdict.reason
 
 
-@pytest.mark.xfail(strict=True, reason="verdict.py: the uncertain reason drops the 'person check off' note")
 def test_an_uncertain_answer_without_person_check_says_so_too():
     verdict = RULE.decide(_probs(0.25, 0.35, 0.40), NAMES, None)
     assert verdict.verdict == "uncertain" and "person check off" in verdict.reason
