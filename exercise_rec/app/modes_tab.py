@@ -1,7 +1,8 @@
 """Modes tab: one clip through the ``standard`` and the ``high_temporal`` checkpoint, side by side.
 
-Predictions, cost (parameters, FLOPs, latency, peak activation memory), the feature-map size of
-every stage, and both CAMs on one shared slider: the temporal stride made visible.
+Predictions with each model's verdict (the two can disagree: one sure, the other not), cost
+(parameters, FLOPs, latency, peak activation memory), the feature-map size of every stage, and both
+CAMs on one shared slider: the temporal stride made visible.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 
 from exercise_rec.app.cam_tab import render_cam
 from exercise_rec.app.outputs import image_file
+from exercise_rec.app.predict_tab import headline, verdict_label
 from exercise_rec.app.state import (
     FRAMES_TTL_S,
     ModelStore,
@@ -29,6 +31,8 @@ from exercise_rec.inference import Predictor
 from exercise_rec.models.mobilenet_v2_3d import MODES
 from exercise_rec.models.registry import count_flops
 from exercise_rec.profiling import feature_map_shapes, peak_activation_bytes
+
+TOP_K = 3
 
 EXPLANATION = """
 **Why temporal stride matters.** A 3D convolution with temporal stride 2 keeps every other time
@@ -66,11 +70,15 @@ def model_cost(predictor: Predictor) -> Cost:
         )
 
 
-def comparison_table(predictors: dict[str, Predictor], latency_ms: dict[str, float]) -> str:
-    """Markdown: cost rows, then one row per CAM layer with its [C, T', H', W'] in each mode."""
+def comparison_table(
+    predictors: dict[str, Predictor], latency_ms: dict[str, float], verdicts: dict[str, str] | None = None
+) -> str:
+    """Markdown: each mode's verdict (``verdicts``, when given), cost rows, then one row per CAM layer
+    with its [C, T', H', W'] in each mode."""
     costs = {mode: model_cost(p) for mode, p in predictors.items()}
     header = "| | " + " | ".join(f"`{m}`" for m in predictors) + " |\n|---|" + "---|" * len(predictors) + "\n"
-    rows = [
+    rows = [("verdict", verdicts)] if verdicts else []
+    rows += [
         ("parameters", {m: f"{c.params:,}" for m, c in costs.items()}),
         ("GFLOPs per clip", {m: f"{c.gflops:.2f}" for m, c in costs.items()}),
         ("latency (this clip, ms)", {m: f"{latency_ms[m]:.0f}" for m in predictors}),
@@ -102,16 +110,17 @@ def build(store: ModelStore) -> None:
         names = {mode: store.by_mode(mode) for mode in MODES}
         predictors = {mode: store.get(name) for mode, name in names.items()}
         explainers = {mode: store.explainer(name) for mode, name in names.items()}
-        labels, latency, cams = {}, {}, {}
+        labels, verdicts, latency, cams = {}, {}, {}, {}
         for k, (mode, predictor) in enumerate(predictors.items()):
             progress(0.1 + 0.4 * k, desc=f"{mode}: predicting and explaining")
             started = time.perf_counter()
-            result = predictor.predict(path)
+            result = predictor.predict(path, top_k=TOP_K)
             latency[mode] = (time.perf_counter() - started) * 1e3
-            labels[mode] = dict(zip(result.labels, result.top_probs))
+            labels[mode] = verdict_label(result)
+            verdicts[mode] = f"**{headline(result)}** (`{result.verdict}`)"
             cams[mode] = render_cam(explainers[mode], path, None, "gradcam", None, clip=result.clip)
         progress(0.9, desc="cost of each model")
-        table = comparison_table(explainers, latency)
+        table = comparison_table(explainers, latency, verdicts)
         summaries = "\n\n".join(f"`{mode}`: {cam.summary()}" for mode, cam in cams.items())
         panels = {mode: cam.panels for mode, cam in cams.items()}
         token = store.frames.put(panels, replaces=previous)
@@ -126,8 +135,8 @@ def build(store: ModelStore) -> None:
             sample_examples(store, video)
         with gr.Column(scale=1):
             with gr.Row():
-                standard = gr.Label(num_top_classes=3, label="standard")
-                high = gr.Label(num_top_classes=3, label="high_temporal")
+                standard = gr.Label(num_top_classes=TOP_K, label="standard")
+                high = gr.Label(num_top_classes=TOP_K, label="high_temporal")
             table = gr.Markdown()
     view = gr.Image(label="Grad-CAM at the last layer: standard (top) | high_temporal (bottom)", type="numpy")
     index = gr.Slider(0, 15, 0, step=1, label="frame (both modes)")

@@ -1,4 +1,4 @@
-"""Files the app hands to Gradio (images, galleries, overlay videos), written once and deleted later.
+"""Files the app hands to Gradio (images, galleries, overlay videos, labels), written once and deleted later.
 
 Why images go out as files and not as arrays: Gradio saves an array to a path named after its
 content and rewrites that file in place on every call (``processing_utils.save_pil_to_cache``), so
@@ -15,10 +15,12 @@ Why no path in the messages: users see them, and the server's folders are its ow
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +62,17 @@ def frame_files(frames: np.ndarray | Any) -> list[str]:
     array = frames.numpy() if hasattr(frames, "numpy") else np.asarray(frames)
     folder = output_dir()
     return [_write_png(folder / f"frame_{k:03d}.png", frame) for k, frame in enumerate(array)]
+
+
+def label_file(heading: str, confidences: Sequence[tuple[str, float]]) -> str:
+    """A ``gr.Label`` value whose heading is ``heading`` and whose bars are ``confidences`` (most likely first).
+
+    Why a file: given a dict, ``gr.Label`` always heads it with the most likely class, so a
+    prediction whose verdict is ``no_person`` would show "squat" in large letters above the
+    bars; a JSON file in the component's own format (``{"label", "confidences"}``, a documented
+    ``gr.Label`` value) may name any heading.
+    """
+    record = {"label": heading, "confidences": [{"label": c, "confidence": float(p)} for c, p in confidences]}
+    path = output_dir() / "label.json"
+    path.write_text(json.dumps(record))
+    return str(path)

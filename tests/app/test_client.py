@@ -14,19 +14,36 @@ import gradio as gr
 import httpx
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from exercise_rec.app import AppConfig, ModelStore, build_app, outputs
+from exercise_rec.app.predict_tab import frame_strip, headline, strip_image, timeline_figure, verdict_label
+from exercise_rec.app.skeleton import draw_skeleton
 from exercise_rec.app.state import SAMPLES_DIR, user_errors
 from exercise_rec.app.tempdir import outputs_root, private_root, use_private_gradio_dir
 from exercise_rec.checkpoint import CheckpointError
-from exercise_rec.inference import DEFAULT_CHECKPOINT
+from exercise_rec.data.video import write_video
+from exercise_rec.inference import DEFAULT_CHECKPOINT, Prediction, Timeline
+from exercise_rec.pose import KEYPOINT_NAMES, PoseTrack, PoseUnavailable, model_files
+from exercise_rec.verdict import Verdict
 
 from .server import fake_launches, serve
 
 STANDARD = DEFAULT_CHECKPOINT.name
 HIGH_TEMPORAL = "mobilenet_v2_3d_high_temporal.pt"
+
+
+def _pose_installed() -> bool:
+    try:
+        model_files()
+    except PoseUnavailable:
+        return False
+    return True
+
+
+needs_pose = pytest.mark.skipif(not _pose_installed(), reason="the pose estimator (mediapipe wheel) is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +71,143 @@ def test_predict_returns_the_right_class_and_the_frames_seen(client, sample, lab
     height, width = cv2.imread(strip).shape[:2]
     assert height == 2 * 128 and width == 8 * 171  # 16 frames in two rows; 320x240 decoded at short side 128
     assert label in summary and " ms" in summary
+    pretty = label.replace("_", " ").capitalize()
+    assert summary.startswith(f"### {pretty} ({confidences[0]:.0%})\n") and "verdict `exercise`: " in summary
     timeline = client.predict(_sample(sample), STANDARD, api_name="/timeline")
     assert timeline["visible"] is False  # a 3 s clip needs no timeline
+
+
+def test_predict_takes_show_skeleton_as_its_third_input(client):
+    parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/predict"]["parameters"]
+    assert [p["parameter_name"] for p in parameters] == ["video", "checkpoint", "show_skeleton"]
+    assert parameters[2]["parameter_has_default"] and parameters[2]["parameter_default"] is True
+
+
+@needs_pose
+def test_predict_leads_with_no_person_found_on_a_video_without_a_person(client, tmp_path):
+    """3 s of a moving colour gradient: the model still ranks its classes, the verdict says why not to trust it."""
+    height, width, fps = 120, 160, 15
+    x, y = np.arange(width)[None, :], np.arange(height)[:, None]
+    frames = [
+        np.stack([(x + 6 * t + 0 * y) % 256, np.broadcast_to(2 * y, (height, width)), np.full((height, width), 90)], -1)
+        for t in range(3 * fps)
+    ]
+    video = write_video(tmp_path / "gradient.mp4", np.asarray(frames, np.uint8), fps)
+    top, strip, summary = client.predict(handle_file(str(video)), STANDARD, api_name="/predict")
+    assert summary.startswith("### No person found — a person in view (half the limbs or more) in 0 of 16 frames\n")
+    assert "verdict `no_person`: " in summary
+    assert top["label"] == "no_person"  # the bars' heading is the verdict, not a class it contradicts
+    assert len(top["confidences"]) == 5 and all(c["label"] != "no_person" for c in top["confidences"])
+    plain = client.predict(handle_file(str(video)), STANDARD, False, api_name="/predict")[1]
+    assert (cv2.imread(strip) == cv2.imread(plain)).all()  # no person found: no skeleton to draw
+
+
+@needs_pose
+def test_show_skeleton_draws_on_the_frame_strip_only_when_on(client):
+    on = cv2.imread(client.predict(_sample("squat.mp4"), STANDARD, True, api_name="/predict")[1])
+    off = cv2.imread(client.predict(_sample("squat.mp4"), STANDARD, False, api_name="/predict")[1])
+    assert on.shape == off.shape
+    changed = (on != off).any(axis=2)
+    assert 0.002 < changed.mean() < 0.1  # limbs and joints, not a repaint of the frames
+
+
+def test_the_skeleton_checkbox_redraws_stored_frames_without_predicting():
+    """Like the sliders: its change handler reads gr.State and the checkbox only."""
+    app = build_app(AppConfig(device="cpu"))
+    handlers = [
+        dep
+        for dep in app.fns.values()
+        for block_id, event in dep.targets
+        if event == "change" and isinstance(app.blocks.get(block_id), gr.Checkbox)
+    ]
+    assert [[type(c).__name__ for c in dep.inputs] for dep in handlers] == [["State", "Checkbox"]]
+    redraw = handlers[0].fn
+    assert redraw(None, True) == gr.skip()  # no prediction yet in this session
+    with pytest.raises(gr.Error, match=r"these frames expired .*; run the prediction again"):
+        redraw("a-token-the-store-dropped", False)
+
+
+def _pose(size: tuple[int, int], found: list[bool], visibility: float = 1.0) -> PoseTrack:
+    """A standing stick figure in the middle of ``size`` (height, width) frames, on the frames marked ``found``."""
+    height, width = size
+    layout = {
+        "nose": (0.5, 0.15), "left_ear": (0.45, 0.15), "right_ear": (0.55, 0.15),
+        "left_shoulder": (0.4, 0.3), "right_shoulder": (0.6, 0.3), "left_elbow": (0.35, 0.45),
+        "right_elbow": (0.65, 0.45), "left_wrist": (0.33, 0.6), "right_wrist": (0.67, 0.6),
+        "left_hip": (0.44, 0.6), "right_hip": (0.56, 0.6), "left_knee": (0.44, 0.75), "right_knee": (0.56, 0.75),
+        "left_ankle": (0.44, 0.9), "right_ankle": (0.56, 0.9), "left_foot_index": (0.4, 0.93),
+        "right_foot_index": (0.6, 0.93),
+    }  # fmt: skip
+    one = np.zeros((len(KEYPOINT_NAMES), 3), np.float32)
+    for name, (fx, fy) in layout.items():
+        one[KEYPOINT_NAMES.index(name)] = (fx * width, fy * height, visibility)
+    keypoints = np.where(np.asarray(found)[:, None, None], one, 0).astype(np.float32)
+    return PoseTrack(keypoints, np.asarray(found, np.float32), size)
+
+
+def test_draw_skeleton_changes_only_frames_with_a_person_and_leaves_the_input_alone():
+    frames = np.full((3, 64, 48, 3), 30, np.uint8)
+    pose = _pose((64, 48), [True, False, True])
+    assert pose.found.tolist() == [True, False, True]
+    drawn = draw_skeleton(frames, pose)
+    assert (frames == 30).all() and drawn.shape == frames.shape and drawn.dtype == np.uint8
+    changed = (drawn != frames).any(axis=3).mean(axis=(1, 2))
+    assert changed[0] > 0.02 and changed[1] == 0 and changed[2] == changed[0]
+    # Keypoints in pixels of larger frames (the estimator's) are scaled to these frames: the same figure.
+    big = _pose((128, 96), [True, False, True])
+    assert np.abs(draw_skeleton(frames, big).astype(int) - drawn).mean() < 1
+    # Off or without a person: untouched; keypoints below the visibility threshold are not drawn.
+    clip = (frames, pose)
+    assert (cv2.cvtColor(cv2.imread(strip_image(clip, False)), cv2.COLOR_BGR2RGB) == frame_strip(frames)).all()
+    assert (cv2.cvtColor(cv2.imread(strip_image(clip, True)), cv2.COLOR_BGR2RGB) != frame_strip(frames)).any()
+    assert (draw_skeleton(frames, _pose((64, 48), [True] * 3, visibility=0.4)) == frames).all()
+    assert (cv2.cvtColor(cv2.imread(strip_image((frames, None), True)), cv2.COLOR_BGR2RGB) == frame_strip(frames)).all()
+    with pytest.raises(ValueError, match="the pose has 2 frames, the clip 3"):
+        draw_skeleton(frames, _pose((64, 48), [True, True]))
+
+
+def _prediction(verdict: str, reason: str, labels: tuple[str, ...], probs: tuple[float, ...]) -> Prediction:
+    return Prediction(
+        video="v.mp4", model="m", mode=None, labels=labels, top_probs=probs, probs=np.asarray(probs),
+        latency_ms=1.0, clip=torch.zeros(1, 2, 2, 3, dtype=torch.uint8), verdict=verdict, reason=reason,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "verdict,reason,labels,probs,expected,heading",
+    [
+        ("no_person", "a person in view (half the limbs or more) in 1 of 16 frames", ("squat", "lunge"), (0.6, 0.2),
+         "No person found — a person in view (half the limbs or more) in 1 of 16 frames", "no_person"),
+        ("uncertain", "not sure: squat 41%, lunge 30% (this model needs 55%)", ("squat", "lunge"), (0.41, 0.3),
+         "Not sure: squat 41%, lunge 30%", "uncertain"),
+        ("no_exercise", "no_exercise 92%; a person in 16 of 16 frames", ("no_exercise", "squat"), (0.92, 0.05),
+         "No exercise (92%)", "no_exercise"),
+        ("exercise", "push_up 93%; a person in 16 of 16 frames", ("push_up", "plank"), (0.93, 0.04),
+         "Push up (93%)", "push_up"),
+    ],
+)  # fmt: skip
+def test_the_headline_and_the_bars_heading_follow_the_verdict(verdict, reason, labels, probs, expected, heading):
+    result = _prediction(verdict, reason, labels, probs)
+    assert headline(result) == expected
+    label = gr.Label().postprocess(verdict_label(result))
+    assert label.label == heading
+    assert [(c.label, c.confidence) for c in label.confidences] == list(zip(labels, probs))
+
+
+def test_the_timeline_shades_windows_that_are_not_sure_or_show_no_person():
+    starts = np.arange(8, dtype=np.float64)
+    verdicts = ["exercise", "exercise", "no_person", "no_person", "uncertain", "exercise", "no_exercise", "exercise"]
+    probs = np.tile([[0.8, 0.15, 0.05]], (8, 1))
+    timeline = Timeline(
+        video="v.mp4", class_names=("squat", "lunge", "no_exercise"), starts_s=starts, ends_s=starts + 3, probs=probs,
+        verdicts=tuple(Verdict(v, "") for v in verdicts),
+    )  # fmt: skip
+    figure = timeline_figure(timeline)
+    axes = figure.axes[0]
+    assert len(axes.patches) == 3  # one span per no_person / uncertain window, none for the others
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["squat", "lunge", "no_exercise", "no person", "not sure"]
+    assert axes.get_title(loc="left") == "windows: 4 exercise, 1 no_exercise, 2 no_person, 1 uncertain"
 
 
 def test_predict_a_long_recording_adds_a_timeline(client):
@@ -106,6 +258,9 @@ def test_explain_standard_last_layer_says_it_has_one_time_step(client):
 def test_compare_modes_returns_both_predictions_and_costs(client):
     standard, high, table, summaries, slider, view = client.predict(_sample("high_knees.mp4"), api_name="/compare_modes")
     assert standard["label"] and high["label"]
+    assert len(standard["confidences"]) == len(high["confidences"]) == 3
+    verdicts = table.split("\n")[2]
+    assert verdicts.startswith("| verdict | ") and verdicts.count("(`") == 2  # each mode's headline and verdict
     assert "GFLOPs" in table and "peak activation memory" in table
     assert "[1280, 1, 4, 4]" in table and "[1280, 16, 4, 4]" in table  # T' after the strides, per mode
     assert "T'=1" in summaries and "T'=16" in summaries
