@@ -112,8 +112,8 @@ class CamInfo:
     target: int  # class index explained
     target_name: str | None
     score: float  # the target's logit
-    prob: float  # the target's softmax probability
-    probs: tuple[float, ...]  # every class's softmax probability for the clip
+    prob: float  # the target's (calibrated, see compute_cam) probability
+    probs: tuple[float, ...]  # every class's probability for the clip
     layer_shape: tuple[int, ...]  # the layer's map size: (T', H', W'), or (H', W') for image models
     temporal_resolution: int  # T': distinct maps in time before upsampling to the clip's frames
     normalization: Normalization
@@ -251,6 +251,7 @@ def compute_cam(
     *,
     class_names: Sequence[str] | None = None,
     normalize: Normalization = "clip",
+    temperature: float = 1.0,
 ) -> CamArray:
     """CAM of ``model`` for one normalised input at ``layer``: float32 ``[T, H, W]`` in [0, 1].
 
@@ -259,7 +260,9 @@ def compute_cam(
     ``layer``: a module name (default: :func:`default_layer`). ``method``: a key of
     :data:`METHODS`. ``target``: the predicted class (None), a class index, or a name from
     ``class_names``. ``normalize``: ``"clip"`` (one scale for all frames) or ``"frame"``.
-    The result's ``.info`` (:class:`CamInfo`) names the target, its score and the layer's T'.
+    The result's ``.info`` (:class:`CamInfo`) names the target, its score and the layer's T';
+    its probabilities are ``softmax(logits / temperature)``: pass a checkpoint's calibrated
+    temperature so they match what its ``Predictor`` reports.
     """
     if method not in METHODS:
         raise CamError(f"unknown CAM method {method!r}; available: {', '.join(METHODS)}")
@@ -284,7 +287,7 @@ def compute_cam(
         finally:
             cam_object.activations_and_grads.release()
     chosen = int(logits.argmax()) if index is None else index
-    probs = logits.softmax(dim=0)
+    probs = (logits / temperature).softmax(dim=0)
     info = CamInfo(
         layer=layer_name,
         method=method,

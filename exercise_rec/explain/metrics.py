@@ -262,7 +262,8 @@ def evaluate_faithfulness(
         target = truth.label if truth.label in predictor.class_names else None
         for (layer, method), acc in scores.items():
             started = time.perf_counter()
-            cam = compute_cam(predictor.model, x, layer, method, target, class_names=predictor.class_names)
+            cam = compute_cam(predictor.model, x, layer, method, target, class_names=predictor.class_names,
+                              temperature=predictor.rule.temperature)
             acc["ms"].append((time.perf_counter() - started) * 1e3)
             acc["chance"].append(chance)
             acc["energy"].append(energy_inside(cam[scored], person) if scored.any() else float("nan"))

@@ -46,7 +46,8 @@ def explain_video(
     clip = video if isinstance(video, torch.Tensor) else predictor.decode(video)
     x = predictor.transform(clip).to(predictor.device)
     cam = compute_cam(
-        predictor.model, x, layer, method, target, class_names=predictor.class_names, normalize=normalize
+        predictor.model, x, layer, method, target, class_names=predictor.class_names, normalize=normalize,
+        temperature=predictor.rule.temperature,
     )
     frames = denormalize(x.cpu(), predictor.meta.mean, predictor.meta.std).numpy()
     return VideoExplanation(frames=frames, cam=cam, probs=np.asarray(cam.info.probs), class_names=predictor.class_names)
