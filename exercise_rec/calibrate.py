@@ -40,9 +40,10 @@ class Calibration:
         return {k: float(v) for k, v in asdict(self).items()}
 
 
-def calibrate(predictor: Predictor, root: str | Path, split: str = "val") -> Calibration:
-    """Temperature (NLL on ``split``) and threshold (docs/verdicts.md, rule 2) for ``predictor``'s model."""
-    result = split_logits(predictor, root, split)
+def calibrate(predictor: Predictor, root: str | Path, split: str = "val", *, report: bool = True) -> Calibration:
+    """Temperature (NLL on ``split``) and threshold (docs/verdicts.md, rule 2) for ``predictor``'s model.
+    ``report``: progress bar and per-file warnings (see :func:`split_logits`)."""
+    result = split_logits(predictor, root, split, report=report)
     labels = result.labels.numpy()
     temperature = fit_temperature(result.logits, result.labels)
     before = result.logits.softmax(dim=1).numpy()
@@ -60,11 +61,12 @@ def calibrate(predictor: Predictor, root: str | Path, split: str = "val") -> Cal
 
 
 def calibrate_checkpoint(
-    path: str | Path, root: str | Path, split: str = "val", out: str | Path | None = None, device: str | None = None
+    path: str | Path, root: str | Path, split: str = "val", out: str | Path | None = None, device: str | None = None,
+    *, report: bool = True,
 ) -> Calibration:
     """Calibrate the checkpoint at ``path`` on ``root``'s ``split`` and store the result in it (or ``out``)."""
     predictor = Predictor.from_checkpoint(path, device=device, person_check=False)
-    result = calibrate(predictor, root, split)
+    result = calibrate(predictor, root, split, report=report)
     write_calibration(path, result.as_meta(), out)
     return result
 

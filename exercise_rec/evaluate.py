@@ -67,10 +67,13 @@ class SplitLogits:
 
 
 def split_logits(
-    predictor: Predictor, root: str | Path, split: str | None = "test", views: int = 1, seed: int = 0
+    predictor: Predictor, root: str | Path, split: str | None = "test", views: int = 1, seed: int = 0,
+    *, report: bool = True,
 ) -> SplitLogits:
     """Logits of every video of ``split`` (``None``: all videos), averaged over ``views`` clips;
-    unreadable files are skipped and reported (what evaluation and calibration both need)."""
+    unreadable files are skipped and returned (what evaluation and calibration both need).
+    ``report``: a progress bar and a warning per skipped file (off when the caller, e.g. the
+    trainer, has already reported them)."""
     if views < 1:
         raise ConfigError(f"views must be >= 1, got {views}")
     dataset = ExerciseVideoDataset(root, split, predictor.meta.clip_len, seed=seed)  # type: ignore[arg-type]
@@ -80,12 +83,12 @@ def split_logits(
         )
     skipped = dict(dataset.skipped)
     logits, labels = [], []
-    for item in tqdm(dataset.items, desc=f"classify {split or 'all'}", unit="video"):
+    for item in tqdm(dataset.items, desc=f"classify {split or 'all'}", unit="video", disable=not report):
         try:
             clips = _views(predictor, item, views)
         except VideoError as err:
             skipped[str(item.path)] = err.reason
-            log.warning("%s: skipped, %s", item.path, err.reason)
+            log.log(logging.WARNING if report else logging.DEBUG, "%s: skipped, %s", item.path, err.reason)
             continue
         logits.append(predictor.logits(clips).mean(dim=0))
         labels.append(item.label)

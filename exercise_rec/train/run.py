@@ -245,7 +245,7 @@ def calibrate_best(config: TrainConfig, best: Path) -> None:
     """Fit the temperature and verdict threshold of ``best.pt`` on the validation split
     (docs/verdicts.md), so the app's verdicts work with a fresh checkpoint as they are."""
     try:
-        result = calibrate_checkpoint(best, config.data, "val", device="cpu")
+        result = calibrate_checkpoint(best, config.data, "val", device="cpu", report=False)
     except ConfigError as err:  # e.g. a model that gets no validation clip right: nothing to fit
         log.warning("best.pt is not calibrated (verdicts use temperature 1 and threshold 0.5): %s", err)
         return
