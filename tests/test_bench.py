@@ -1,6 +1,7 @@
-"""``python -m exercise_rec.bench``: statistics and table helpers on known input, and one real
-``--quick`` run (heavy) whose JSON must hold every section's rows with finite positive numbers.
-No test asserts a speed: timings belong in the table, not in pass/fail."""
+"""``python -m exercise_rec.bench``: statistics and table helpers on known input, the noise rule on
+fabricated samples, ratio wording, ``--help`` against what ``--quick`` does, the command's plumbing
+with a fake section, and one real ``--quick`` run (heavy) whose JSON must hold every section's rows
+with finite positive numbers. No test asserts a speed: timings belong in the table, not in pass/fail."""
 
 from __future__ import annotations
 
@@ -13,18 +14,32 @@ from pathlib import Path
 import pytest
 import torch
 
-from exercise_rec.bench.config import SECTIONS, BenchConfig
+from exercise_rec.bench import __main__ as bench_main
+from exercise_rec.bench.config import QUICK, SECTIONS, SHIPPED_WIDTH, BenchConfig
+from exercise_rec.bench.inference import model_specs
 from exercise_rec.bench.media import SHORT_SECONDS
 from exercise_rec.bench.report import (
     Ratio,
     Row,
     Section,
     Target,
+    busy_note,
     machine_info,
     render,
     to_json,
 )
-from exercise_rec.bench.timing import Stats, measure, median_ms
+from exercise_rec.bench.timing import (
+    MAX_WARMUP_CALLS,
+    NOISE_LIMIT,
+    WAIT_LIMIT,
+    NoiseRule,
+    Stats,
+    measure,
+    median_ms,
+    runqueue_wait_ms,
+    waited_ms,
+)
+from exercise_rec.errors import ConfigError
 from exercise_rec.fastpath import BACKENDS
 from exercise_rec.models import list_models
 
@@ -39,12 +54,183 @@ def test_median_and_p90_on_known_input() -> None:
 
 def test_measure_times_only_the_runs_after_warmup() -> None:
     calls: list[int] = []
-    stats = measure(lambda: calls.append(1), repeats=3, warmup=2)
-    assert len(calls) == 5
+    stats = measure(lambda: calls.append(1), repeats=3, warmup=2, settle_s=0, warmup_s=0)
+    assert len(calls) == 5 and stats.warmup_calls == 2
     assert len(stats.samples_ms) == 3 and min(stats.samples_ms) >= 0
     assert median_ms(lambda: None, repeats=2) >= 0
     with pytest.raises(ValueError):
         measure(lambda: None, repeats=0)
+
+
+def test_warmup_lasts_its_time_within_a_call_cap_and_zero_means_none() -> None:
+    calls: list[int] = []
+    stats = measure(lambda: calls.append(1), repeats=2, warmup=1, settle_s=0, warmup_s=60)
+    assert stats.warmup_calls == MAX_WARMUP_CALLS and len(calls) == MAX_WARMUP_CALLS + 2  # the cap, not 60 s
+    calls.clear()
+    stats = measure(lambda: calls.append(1), repeats=2, warmup=0, settle_s=0)
+    assert stats.warmup_calls == 0 and len(calls) == 2
+
+
+def _noisy_and_clean() -> tuple[Row, Row, Row]:
+    """A peer, a clean row and a row with one stalled run among five (fabricated samples)."""
+    peer = Row.time("peer", Stats((100.0, 101.0, 99.0, 100.0, 102.0)), peer=True)
+    clean = Row.time("clean", Stats((10.0, 10.5, 11.0, 10.2, 10.4)))
+    noisy = Row.time("noisy", Stats((10.0, 10.0, 11.0, 10.0, 40.0)))  # median 10, p90 28.4
+    return (peer,
+            clean.with_ratios(clean.faster(peer, "faster than peer")),
+            noisy.with_ratios(noisy.faster(peer, "faster than peer")))
+
+
+def test_noise_rule_withholds_the_ratio_of_a_noisy_row() -> None:
+    peer, clean, noisy = _noisy_and_clean()
+    assert noisy.spread == pytest.approx(2.84) and noisy.noisy() and not clean.noisy() and not peer.noisy()
+    assert NOISE_LIMIT == 1.5
+    text = render(machine_info(threads=2), {}, [Section("inference", (peer, clean, noisy))], [])
+    assert "| noisy | 10.0 | 28.4 | ms | 5 | noisy (p90/median 2.84 > 1.5): no ratio |" in text
+    assert "| clean | 10.4 | 10.8 | ms | 5 | 9.6x faster than peer |" in text
+    assert "noise rule: a row whose p90/median exceeds 1.5, or whose threads waited for a core" in text
+    assert "(1 of 3 timed rows in this run)" in text and 'speed ratios below 1x read "N x slower"' in text
+    data = to_json(machine_info(threads=2), {}, [Section("inference", (peer, clean, noisy))], [])
+    rows = {r["name"]: r for r in data["sections"][0]["rows"]}
+    assert rows["noisy"]["noisy"] is True and rows["noisy"]["samples_ms"] == [10.0, 10.0, 11.0, 10.0, 40.0]
+    assert rows["noisy"]["ratios"][0]["text"] is None and "2.84 > 1.5" in rows["noisy"]["ratios"][0]["withheld"]
+    assert rows["clean"]["noisy"] is False and rows["clean"]["ratios"][0]["text"] == "9.6x faster than peer"
+    assert "exceeds 1.5" in data["noise_rule"] and rows["noisy"]["noise"] == "noisy (p90/median 2.84 > 1.5)"
+    # a looser limit (--noise-limit 3) lets the same row through
+    assert "| noisy | 10.0 | 28.4 | ms | 5 | 10.0x faster than peer |" in render(
+        machine_info(threads=2), {}, [Section("inference", (peer, noisy))], [], NoiseRule(limit=3.0))
+
+
+def test_noise_rule_withholds_ratios_to_a_noisy_peer_and_targets_on_noise() -> None:
+    peer = Row.time("peer", Stats((100.0, 100.0, 100.0, 100.0, 400.0)), peer=True)
+    row = Row.time("fast", Stats((10.0, 10.0, 10.0, 10.0, 10.0)))
+    row = row.with_ratios(row.faster(peer, "faster than peer"))
+    sections = [Section("inference", (peer, row))]
+    text = render(machine_info(threads=2), {}, sections, [])
+    assert "| peer | 100 | 280 | ms | 5 | peer, noisy (p90/median 2.80 > 1.5): no ratio to it |" in text
+    assert "| fast | 10.0 | 10.0 | ms | 5 | peer noisy (p90/median 2.80 > 1.5): no ratio to peer |" in text
+    verdict = Target("fast >= 5x", "inference", "fast", 0, at_least=5.0).check(sections)
+    assert verdict["met"] is None and verdict["verdict"].startswith("not judged: peer noisy")
+    _, _, noisy = _noisy_and_clean()
+    verdict = Target("noisy >= 5x", "inference", "noisy", 0, at_least=5.0).check([Section("inference", (noisy,))])
+    assert verdict["met"] is None and verdict["verdict"] == "not judged: noisy (p90/median 2.84 > 1.5)"
+
+
+def test_a_row_whose_threads_waited_for_a_core_is_contended_even_with_a_clean_spread() -> None:
+    """Uniformly slow rows (other work holding the cores every run) have a clean spread."""
+    peer = Row.time("peer", Stats((100.0,) * 5, wait_share=0.01), peer=True)
+    slow = Row.time("slow", Stats((50.0, 51.0, 50.0, 52.0, 50.0), wait_share=0.9))
+    slow = slow.with_ratios(slow.faster(peer, "faster than peer"))
+    assert slow.spread < NOISE_LIMIT and WAIT_LIMIT == 0.2
+    assert slow.noise() == "contended (waited for a core 90% of the time > 20%)"
+    text = render(machine_info(threads=2), {}, [Section("inference", (peer, slow))], [])
+    assert "| slow | 50.0 | 51.6 | ms | 5 | contended (waited for a core 90% of the time > 20%): no ratio |" in text
+    assert "| peer | 100 | 100 | ms | 5 | peer |" in text
+    assert not slow.noisy(NoiseRule(wait_limit=1.0))  # --wait-limit 1
+    # a contended peer withholds the ratio of a clean row
+    fast = Row.time("fast", Stats((10.0,) * 5, wait_share=0.0))
+    fast = fast.with_ratios(fast.faster(slow, "faster than slow"))
+    assert "peer contended (waited for a core 90% of the time > 20%): no ratio to slow" in render(
+        machine_info(threads=2), {}, [Section("inference", (slow, fast))], [])
+
+
+def test_runqueue_wait_is_read_per_thread_and_new_threads_count_from_zero() -> None:
+    assert waited_ms({"1": 5.0, "2": 1.0}, {"1": 7.5, "3": 2.0}) == 4.5  # thread 2 ended, 3 began
+    assert waited_ms(None, {"1": 1.0}) is None
+    waits = runqueue_wait_ms()
+    if waits is None:
+        pytest.skip("no /proc/self/schedstat here")
+    assert waits and all(w >= 0 for w in waits.values())
+    stats = measure(lambda: sum(range(1000)), repeats=3, settle_s=0, warmup_s=0)
+    assert stats.wait_share is not None and stats.wait_share >= 0
+
+
+def test_rows_without_timed_runs_are_never_noise() -> None:
+    memory = Row("peak RSS", "MB", 900.0, 900.0, 1)
+    assert memory.spread is None and not memory.noisy()
+    assert Row.missing("x", "ms", "n/a (install openvino)").spread is None
+
+
+def test_ratio_wording_says_slower_below_one() -> None:
+    assert str(Ratio(0.41, "faster than r3d_18 eager")) == "2.4x slower than r3d_18 eager"
+    assert str(Ratio(46.69, "faster than r3d_18 eager")) == "46.7x faster than r3d_18 eager"
+    assert str(Ratio(1.03, "faster than own eager")) == "1.03x faster than own eager"
+    assert str(Ratio(0.96, "faster than backend torch")) == "1.04x slower than backend torch"
+    assert str(Ratio(1.0, "faster than naive")) == "1.00x faster than naive"
+    # not a speed: a share of the peer's cost or rate reads as it is
+    assert str(Ratio(0.88, "the batch-1 eager clips/s")) == "0.88x the batch-1 eager clips/s"
+    assert str(Ratio(4.1, "the training step's clips/s")) == "4.1x the training step's clips/s"
+    slow = Row.time("slow", Stats((41.0,)))
+    assert str(slow.faster(Row.time("p", Stats((16.81,))), "faster than p")) == "2.4x slower than p"
+    assert "0.41x faster" not in render(machine_info(threads=2), {}, [Section("e2e", (
+        slow.with_ratios(Ratio(0.41, "faster than p")),))], [])
+
+
+def _help() -> str:
+    return " ".join(bench_main.build_parser().format_help().split())  # argparse wraps lines
+
+
+def test_help_says_what_quick_does() -> None:
+    quick, full = BenchConfig.preset(True), BenchConfig.preset(False)
+    text = _help()
+    assert f"--quick {quick.repeats} runs per row" in text and quick.repeats == QUICK["repeats"]
+    assert f"(default {full.repeats}, --quick {quick.repeats})" in text
+    t, h, w = quick.clip
+    assert f"3x{t}x{h}x{w} clips" in text and f"a {quick.long_seconds} s long file" in text
+    assert f"at the shipped width {SHIPPED_WIDTH:g} only" in text and quick.widths == (SHIPPED_WIDTH,)
+    assert f"(default {NOISE_LIMIT:g})" in text and quick.noise_limit == full.noise_limit == NOISE_LIMIT
+    assert f"(default {WAIT_LIMIT:g})" in text and quick.wait_limit == full.wait_limit == WAIT_LIMIT
+    # the rows --quick measures are the shipped width's only; the full run has both widths
+    quick_labels = [s.label for s in model_specs(quick.fast_configs, quick.widths)]
+    assert any("mobilenet_v2_3d standard w0.5" == label for label in quick_labels)
+    assert not any("w1.0" in label for label in quick_labels)
+    assert sum("w1.0" in s.label for s in model_specs(full.fast_configs, full.widths)) == 2
+    assert quick.fast_configs == (("standard", SHIPPED_WIDTH),)
+
+
+def test_config_refuses_a_limit_that_flags_everything_and_fast_rows_without_eager() -> None:
+    with pytest.raises(ConfigError, match="noise limit"):
+        BenchConfig(noise_limit=1.0)
+    with pytest.raises(ConfigError, match="wait limit"):
+        BenchConfig(wait_limit=0.0)
+    with pytest.raises(ConfigError, match="no eager row"):
+        BenchConfig(widths=(0.5,), fast_configs=(("standard", 1.0),))
+
+
+def test_busy_machine_is_said_in_the_header() -> None:
+    assert busy_note(0.25, 2) == ""
+    note = busy_note(3.0, 2)
+    assert note.startswith("BUSY MACHINE: the 1-min load average was 3.00 on 2 cores")
+    machine = {**machine_info(threads=2), "busy": note}
+    assert note in render(machine, {}, [], []).splitlines()[1]
+
+
+def test_command_prints_the_table_and_json_with_the_noise_rule(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command end to end with a fake section (no measuring): --quick settings and
+    --noise-limit reach the section, the table and the JSON."""
+    seen: list[BenchConfig] = []
+
+    class FakeSection:
+        @staticmethod
+        def run(cfg: BenchConfig) -> Section:
+            seen.append(cfg)
+            peer, clean, noisy = _noisy_and_clean()
+            return Section("cam", (peer, clean, noisy), notes=("fabricated",))
+
+    monkeypatch.setattr(bench_main.importlib, "import_module", lambda name: FakeSection)
+    out = tmp_path / "bench.json"
+    argv = ["--quick", "--sections", "cam", "--noise-limit", "2", "--wait-limit", "0.5", "--json", str(out)]
+    assert bench_main.main(argv) == 0
+    assert seen and seen[0].repeats == QUICK["repeats"] and seen[0].rule == NoiseRule(2.0, 0.5)
+    text = capsys.readouterr().out
+    assert "mode=quick, repeats=5," in text and "noise limit (p90/median)=2.0" in text
+    assert "noisy (p90/median 2.84 > 2): no ratio" in text and "exceeds 2, or whose threads waited" in text
+    assert "more than 50% of its timed wall time" in text and "wait limit=50%" in text
+    data = json.loads(out.read_text())
+    assert [r["noisy"] for r in data["sections"][3]["rows"]] == [False, False, True]
+    assert "cam " in data["machine"]["load_1min"]  # the load at the section's start
 
 
 def test_rows_rates_and_ratios() -> None:
@@ -76,19 +262,20 @@ def test_table_and_json_hold_the_same_rows() -> None:
     machine = machine_info(threads=2)
     assert machine["cores"] >= 1 and machine["torch"] == torch.__version__
     text = render(machine, {"mode": "quick"}, sections, [])
-    assert "| 1. inference | fast | 2.00 | 2.00 | ms | 1 | 5.00x faster than peer |" in text
+    assert "| 1. inference | fast | 2.00 | 2.00 | ms | 1 | 5.0x faster than peer |" in text
     assert "| 1. inference | peer | 10.0 | 10.0 | ms | 1 | peer |" in text
     assert "n/a (install openvino)" in text and "skipped: no CUDA" in text and "a note" in text
     data = json.loads(json.dumps(to_json(machine, {"mode": "quick"}, sections, [])))
     rows = data["sections"][0]["rows"]
     assert [r["name"] for r in rows] == ["peer", "fast", "other"]
-    assert rows[1]["ratios"] == [{"value": 5.0, "vs": "faster than peer"}]
+    assert rows[1]["ratios"] == [{"value": 5.0, "vs": "faster than peer", "text": "5.0x faster than peer",
+                                  "withheld": None}]
     assert rows[2]["median"] is None and data["sections"][1]["skipped"] == "no CUDA"
 
 
 def test_quick_preset_shrinks_but_keeps_the_long_file_long() -> None:
     full, quick = BenchConfig.preset(False), BenchConfig.preset(True)
-    assert quick.repeats < full.repeats and quick.clip < full.clip
+    assert quick.repeats < full.repeats and quick.clip < full.clip and quick.repeats >= 3  # p90 needs runs
     assert quick.long_seconds >= 2 * SHORT_SECONDS and full.long_seconds == 120
     assert BenchConfig.preset(True, repeats=5, threads=None).repeats == 5
     with pytest.raises(ValueError, match="unknown section"):
@@ -123,7 +310,17 @@ def test_quick_run_reports_every_section(tmp_path: Path) -> None:
             assert _positive(row["median"]) and _positive(row["p90"]) and row["runs"] >= 1, row
             assert row["peer"] or row["ratios"], f"{row['name']} has no ratio to its peer"
             assert all(_positive(r["value"]) and r["vs"] for r in row["ratios"]), row
+            # every ratio is printed, or withheld by the noise rule, never both
+            assert all((r["text"] is None) != (r["withheld"] is None) for r in row["ratios"]), row
+            if row["unit"] in ("ms", "clips/s"):
+                assert len(row["samples_ms"]) == row["runs"], row
+                assert row["noisy"] == bool(NoiseRule().why(row["spread"], row["wait_share"])), row
     inference = " ".join(r["name"] for r in data["sections"][0]["rows"])
     assert all(name in inference for name in list_models())
     assert all(f"fast path {backend}" in inference for backend in BACKENDS)
-    assert data["targets"] and all(t["met"] in (True, False) and _positive(t["value"]) for t in data["targets"])
+    assert "w1.0" not in inference  # --quick: the shipped width only, as --help says
+    assert data["settings"]["repeats"] == QUICK["repeats"]
+    assert data["targets"] and all(
+        (t["met"] in (True, False) or t["verdict"].startswith("not judged: ")) and _positive(t["value"])
+        for t in data["targets"]
+    )

@@ -13,7 +13,7 @@ import logging
 import torch
 
 from exercise_rec.bench.config import BenchConfig
-from exercise_rec.bench.report import Ratio, Row, Section
+from exercise_rec.bench.report import Row, Section
 from exercise_rec.bench.timing import measure
 from exercise_rec.explain import compute_cam, default_layer
 from exercise_rec.inference import CHECKPOINT_DIR, Predictor
@@ -46,7 +46,7 @@ def _rows(label: str, model: torch.nn.Module, x: torch.Tensor, layer: str, cfg: 
     for method, name in METHODS.items():
         stats = measure(lambda m=method: compute_cam(model, x, layer, m), cfg.repeats, cfg.warmup)
         row = Row.time(f"{label}: {name} at {layer}", stats)
-        rows.append(row.with_ratios(Ratio(row.relative(peer), "the time of forward+backward")))
+        rows.append(row.with_ratios(row.per(peer, "the time of forward+backward")))
     return rows
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from exercise_rec.bench.config import BenchConfig
 from exercise_rec.bench.media import SHORT_SECONDS, bench_video, video_label
-from exercise_rec.bench.report import Ratio, Row, Section, Target
+from exercise_rec.bench.report import Row, Section, Target
 from exercise_rec.bench.timing import Stats, measure
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def child(method: str, path: str, repeats: int, warmup: int, threads: int) -> di
     read = (lambda: naive_clip(path)) if method == "naive" else (lambda: read_clip(path, FRAMES))
     stats = measure(read, repeats, warmup)
     return {"times_ms": list(stats.samples_ms), "peak_mb": _rss_mb("VmHWM"), "before_mb": before,
-            "import_peak_mb": import_peak}
+            "import_peak_mb": import_peak, "wait_share": stats.wait_share}
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ class Reading:
     peak_mb: float
     before_mb: float
     import_peak_mb: float
+    wait_share: float | None = None  # the child's threads waiting for a core (``timing.Stats``)
 
 
 def _in_subprocess(method: str, path: Path, repeats: int, warmup: int, threads: int) -> Reading:
@@ -105,10 +106,11 @@ def _in_subprocess(method: str, path: Path, repeats: int, warmup: int, threads: 
 def _speed_rows(readings: dict[tuple[str, int], Reading], seconds: int) -> list[Row]:
     """read_clip's time on one file with its speed-up over the naive peer, then the peer."""
     def row(method: str, label: str) -> Row:
-        return Row.time(f"{label}, {video_label(seconds)}", Stats(tuple(readings[method, seconds].times_ms)))
+        reading = readings[method, seconds]
+        return Row.time(f"{label}, {video_label(seconds)}", Stats(tuple(reading.times_ms), wait_share=reading.wait_share))
 
     ours, naive = row("read_clip", "read_clip"), row("naive", "naive (decode all, keep 16)")
-    return [ours.with_ratios(Ratio(ours.speedup(naive), "faster than naive")), naive.as_peer()]
+    return [ours.with_ratios(ours.faster(naive, "faster than naive")), naive.as_peer()]
 
 
 def _memory_rows(readings: dict[tuple[str, int], Reading], added: bool) -> list[Row]:
@@ -124,7 +126,7 @@ def _memory_rows(readings: dict[tuple[str, int], Reading], added: bool) -> list[
     for method, seconds in readings:
         if (method, seconds) != ("read_clip", SHORT_SECONDS):
             other = row(method, seconds)
-            rows.append(other.with_ratios(Ratio(other.relative(peer), f"read_clip's on the {SHORT_SECONDS} s file")))
+            rows.append(other.with_ratios(other.per(peer, f"read_clip's on the {SHORT_SECONDS} s file")))
     return rows
 
 

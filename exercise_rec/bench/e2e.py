@@ -14,7 +14,7 @@ import torch
 from exercise_rec.bench.backends import per_backend
 from exercise_rec.bench.config import BenchConfig
 from exercise_rec.bench.media import SHORT_SECONDS, bench_video, video_label
-from exercise_rec.bench.report import Ratio, Row, Section
+from exercise_rec.bench.report import Row, Section
 from exercise_rec.bench.timing import measure
 from exercise_rec.fastpath import BACKENDS
 from exercise_rec.inference import CHECKPOINT_DIR, DEFAULT_CHECKPOINT, Predictor
@@ -43,6 +43,6 @@ def run(cfg: BenchConfig) -> Section:
                 peer = row.as_peer()
                 rows.append(peer)
             else:
-                rows.append(row.with_ratios(Ratio(row.speedup(peer), f"faster than backend {BACKENDS[0]}")))
+                rows.append(row.with_ratios(row.faster(peer, f"faster than backend {BACKENDS[0]}")))
     notes = (f"{DEFAULT_CHECKPOINT.name}, CPU; backend {BACKENDS[0]} is the eager default",)
     return Section("e2e", tuple(rows), (), notes)

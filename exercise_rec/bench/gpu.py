@@ -13,7 +13,7 @@ import torch
 
 from exercise_rec.bench.config import BenchConfig
 from exercise_rec.bench.loader import CLIP_LEN, SIZE, dataset_note, loader_row
-from exercise_rec.bench.report import Ratio, Row, Section
+from exercise_rec.bench.report import Row, Section
 from exercise_rec.bench.train_step import SHIPPED, StepVariant, train_step_stats
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,10 @@ def run(cfg: BenchConfig) -> Section:
                 peer = row.as_peer()
                 rows.append(peer)
             else:
-                rows.append(row.with_ratios(Ratio(row.speedup(peer), "faster than fp32")))
+                rows.append(row.with_ratios(row.faster(peer, "faster than fp32")))
     fastest = max(rows, key=lambda r: r.median or 0.0)
     loader = loader_row(cfg, BATCH)
-    rows.append(loader.with_ratios(Ratio(loader.speedup(fastest), "the fastest training step's clips/s")))
+    rows.append(loader.with_ratios(loader.per(fastest, "the fastest training step's clips/s")))
     notes = (f"{torch.cuda.get_device_name()}; random clips on the GPU (the loader is measured on its own)",
              dataset_note(cfg))
     return Section("gpu", tuple(rows), (), notes)

@@ -47,8 +47,8 @@ class ModelSpec:
 PEER = ModelSpec("pretrained_resnet", "r3d_18 (pretrained_resnet)", {"arch": "r3d_18"})
 
 
-def model_specs(fast_configs: tuple[tuple[str, float], ...]) -> list[ModelSpec]:
-    """Every registry model (mobilenet_v2_3d in both modes at widths 1.0 and 0.5), peer first."""
+def model_specs(fast_configs: tuple[tuple[str, float], ...], widths: tuple[float, ...] = (1.0, 0.5)) -> list[ModelSpec]:
+    """Every registry model (mobilenet_v2_3d in both modes at each of ``widths``), peer first."""
     specs = [PEER]
     for name in list_models():
         if name == "mobilenet_v2_3d":
@@ -56,7 +56,7 @@ def model_specs(fast_configs: tuple[tuple[str, float], ...]) -> list[ModelSpec]:
                 ModelSpec(name, f"{name} {mode} w{width}", {"mode": mode, "width_mult": width},
                           (mode, width) in fast_configs)
                 for mode in MODES
-                for width in (1.0, 0.5)
+                for width in widths
             ]
         elif name != PEER.name:
             specs.append(ModelSpec(name, name))
@@ -119,17 +119,17 @@ def _spec_rows(spec: ModelSpec, cfg: BenchConfig, peer: Row | None) -> list[Row]
     eager = Row.time(f"{spec.label} eager{suffix}", single, peer=peer is None)
     if peer is None:
         return [eager]
-    eager = eager.with_ratios(Ratio(eager.speedup(peer), PEER_VS))
+    eager = eager.with_ratios(eager.faster(peer, PEER_VS))
     if not spec.fast:
         return [eager]
     rows = [eager]
     rows += _fast_rows(spec.label, fast, x, cfg,
-                       lambda r: (Ratio(r.speedup(peer), PEER_VS), Ratio(r.speedup(eager), "faster than own eager")))
+                       lambda r: (r.faster(peer, PEER_VS), r.faster(eager, "faster than own eager")))
     xb = torch.randn(BATCH, *x.shape[1:])
     batched = Row.rate(f"{spec.label} eager, batch {BATCH}", _eager_stats(model, xb, cfg), BATCH)
-    rows.append(batched.with_ratios(Ratio(batched.speedup(Row.rate("", single, 1)), "the batch-1 eager clips/s")))
+    rows.append(batched.with_ratios(batched.per(Row.rate("", single, 1), "the batch-1 eager clips/s")))
     rows += _fast_rows(spec.label, fast, xb, cfg,
-                       lambda r: (Ratio(r.speedup(batched), f"faster than own eager at batch {BATCH}"),))
+                       lambda r: (r.faster(batched, f"faster than own eager at batch {BATCH}"),))
     return rows
 
 
@@ -153,7 +153,7 @@ def run(cfg: BenchConfig) -> Section:
     torch.set_num_threads(cfg.threads)
     rows: list[Row] = []
     peer: Row | None = None
-    for spec in model_specs(cfg.fast_configs):
+    for spec in model_specs(cfg.fast_configs, cfg.widths):
         log.info("inference: %s", spec.label)
         measured = _spec_rows(spec, cfg, peer)
         peer = peer or measured[0]

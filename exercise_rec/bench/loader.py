@@ -15,7 +15,7 @@ import torch
 
 from exercise_rec.bench.config import BenchConfig
 from exercise_rec.bench.media import SYNTH_PER_CLASS, SYNTH_SECONDS, synthetic_dataset
-from exercise_rec.bench.report import Ratio, Row, Section
+from exercise_rec.bench.report import Row, Section
 from exercise_rec.bench.timing import measure
 from exercise_rec.bench.train_step import SHIPPED, StepVariant, train_step_stats
 from exercise_rec.data import ExerciseVideoDataModule
@@ -59,5 +59,5 @@ def run(cfg: BenchConfig) -> Section:
     name = f"training step on CPU, mobilenet_v2_3d standard w0.5, batch {BATCH}, {CPU_STEP.label}"
     step = Row.rate(name, step_stats, BATCH, peer=True)
     loader = loader_row(cfg, BATCH)
-    rows = (loader.with_ratios(Ratio(loader.speedup(step), "the training step's clips/s")), step)
+    rows = (loader.with_ratios(loader.per(step, "the training step's clips/s")), step)
     return Section("loader", rows, (), (dataset_note(cfg),))

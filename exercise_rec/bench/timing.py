@@ -1,16 +1,41 @@
-"""The one timing rule every benchmark uses: warm up, then repeated wall-clock runs, median and p90.
+"""The one timing rule every benchmark uses: settle, warm up, then repeated wall-clock runs, median and p90.
 
 Why median and p90 rather than mean: on a shared 2-core machine a run now and then is slowed by
 someone else's work; the median is what a run usually costs and the p90 says how bad the tail is.
+Their ratio is the row's *spread*, and a row whose spread exceeds :data:`NOISE_LIMIT` is noise (see
+``report``): the bench prints no ratio for it rather than a number nobody should believe.
+
+Why a pause before each measurement and a warm-up by time, not by one call (both measured on the
+2-core machine, issue 29):
+
+* After a call, the thread pools of the backend that made it keep spinning for a while, waiting for
+  more work: onnxruntime's intra-op threads burned ~47 ms of CPU after a call, libgomp's (torch)
+  ~11 ms, OpenVINO's ~1 ms. A row measured next, on another backend, shared the two cores with them:
+  torch eager at batch 8 called right after an onnxruntime call took 56 ms against 12 ms on its own
+  (quick-size clips, where a whole row of calls fits in that spin). So every measurement starts
+  with :data:`SETTLE_S` of idle time, longer than the longest spin seen.
+* The first calls of a model cost more than the steady state (oneDNN primitives are created, the
+  allocator's pools grow): in a fresh process the first eager call of mobilenet_v2_3d took 15-750 ms
+  against 7-9 ms settled, and the next two or three calls, still page-faulting new memory, up to
+  ~1.3x the settled time. One warm-up call left those in the timed runs; warming up for
+  :data:`WARMUP_S` (at least ``warmup`` calls, at most :data:`MAX_WARMUP_CALLS`) does not, and adds
+  nothing for a function slower than that.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+NOISE_LIMIT = 1.5  # p90 / median above this: the row is noise, no ratio is printed for it
+WAIT_LIMIT = 0.2  # threads waiting for a core above this share of the timed wall time: the same
+SETTLE_S = 0.1  # idle before a measurement, so the previous one's spinning threads have parked
+WARMUP_S = 0.5  # warm-up keeps calling until this much time has passed ...
+MAX_WARMUP_CALLS = 20  # ... or this many calls were made (the ``warmup`` minimum always runs)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -22,9 +47,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Stats:
-    """Wall times of repeated runs, in milliseconds."""
+    """Wall times of repeated runs, in milliseconds, how many untimed calls came first, and how long
+    this process's threads waited for a core during the timed runs as a share of their wall time
+    (None where the kernel does not say: see :func:`runqueue_wait_ms`)."""
 
     samples_ms: tuple[float, ...]
+    warmup_calls: int = 0
+    wait_share: float | None = None
 
     @property
     def median(self) -> float:
@@ -34,19 +63,103 @@ class Stats:
     def p90(self) -> float:
         return percentile(self.samples_ms, 90)
 
+    @property
+    def spread(self) -> float:
+        """p90 / median of the times: 1.0 when every run took the same time."""
+        return spread(self.samples_ms)
 
-def measure(fn: Callable[[], object], repeats: int, warmup: int = 1) -> Stats:
-    """Wall times of ``repeats`` calls of ``fn()`` after ``warmup`` untimed ones."""
+
+def spread(samples_ms: Sequence[float]) -> float:
+    """p90 / median of ``samples_ms`` (the noise rule's measure; infinite for a zero median)."""
+    median = percentile(samples_ms, 50)
+    return percentile(samples_ms, 90) / median if median > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class NoiseRule:
+    """When a timed row is noise: its p90/median above ``limit``, or its threads waiting for a core
+    for more than ``wait_limit`` of the timed wall time. A noise row gets no ratio (see ``report``)."""
+
+    limit: float = NOISE_LIMIT
+    wait_limit: float = WAIT_LIMIT
+
+    def why(self, spread_value: float | None, wait_share: float | None) -> str:
+        """Why a row with this spread and waiting share is noise, or "" when it is not (None: not
+        measured, e.g. a memory row or a kernel without schedstat, never counts against a row)."""
+        if spread_value is not None and spread_value > self.limit:
+            return f"noisy (p90/median {spread_value:.2f} > {self.limit:g})"
+        if wait_share is not None and wait_share > self.wait_limit:
+            return f"contended (waited for a core {wait_share:.0%} of the time > {self.wait_limit:.0%})"
+        return ""
+
+    def text(self) -> str:
+        """The rule, as the table's notes state it."""
+        return (f"noise rule: a row whose p90/median exceeds {self.limit:g}, or whose threads waited for a core "
+                f"(run queue, /proc schedstat) more than {self.wait_limit:.0%} of its timed wall time, is marked "
+                f"noisy or contended and gets no ratio, nor does a row compared with it, nor a target on it")
+
+
+def runqueue_wait_ms() -> dict[str, float] | None:
+    """Per thread of this process, the milliseconds it has spent runnable but waiting for a CPU
+    (``/proc/self/task/*/schedstat``, second field); None where that file does not exist.
+
+    Why: a row timed while other work holds the cores can be uniformly slow, so its spread looks
+    clean (in a quick run at load 8, r3d_18 eager took 1578 ms against ~100 ms idle with a
+    p90/median of 1.33);
+    the time its threads spent waiting for a core says so directly.
+    """
+    if not os.path.exists("/proc/self/schedstat"):
+        return None
+    waits = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as handle:
+                waits[tid] = int(handle.read().split()[1]) / 1e6
+        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
+            continue
+    return waits
+
+
+def waited_ms(before: dict[str, float] | None, after: dict[str, float] | None) -> float | None:
+    """Waiting time added between two :func:`runqueue_wait_ms` readings (a new thread from zero)."""
+    if before is None or after is None:
+        return None
+    return sum(max(0.0, wait - before.get(tid, 0.0)) for tid, wait in after.items())
+
+
+def warm_up(fn: Callable[[], object], calls: int, seconds: float = WARMUP_S, max_calls: int = MAX_WARMUP_CALLS) -> int:
+    """Call ``fn()`` at least ``calls`` times, then until ``seconds`` have passed or ``max_calls``
+    calls were made; returns how many calls it made."""
+    started, made = time.perf_counter(), 0
+    while made < calls or (made < max(calls, max_calls) and time.perf_counter() - started < seconds):
+        fn()
+        made += 1
+    return made
+
+
+def measure(
+    fn: Callable[[], object],
+    repeats: int,
+    warmup: int = 1,
+    *,
+    settle_s: float = SETTLE_S,
+    warmup_s: float = WARMUP_S,
+) -> Stats:
+    """Wall times of ``repeats`` calls of ``fn()`` after ``settle_s`` idle and a warm-up of at least
+    ``warmup`` untimed calls lasting ``warmup_s`` (``warmup=0``: none; see the module's docstring)."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for _ in range(warmup):
-        fn()
+    if settle_s > 0:
+        time.sleep(settle_s)
+    warmed = warm_up(fn, warmup, warmup_s) if warmup > 0 else 0  # 0: no warm-up at all
     times = []
+    waits = runqueue_wait_ms()
     for _ in range(repeats):
         started = time.perf_counter()
         fn()
         times.append((time.perf_counter() - started) * 1e3)
-    return Stats(tuple(times))
+    waited = waited_ms(waits, runqueue_wait_ms())
+    return Stats(tuple(times), warmed, None if waited is None else waited / max(sum(times), 1e-9))
 
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
