@@ -1,13 +1,23 @@
 """Predict tab: drop a video in, get the verdict, the top-k exercises, the frames the model saw (with
-the person check's skeleton), and a timeline of verdicts and probabilities.
+the person check's skeleton), and for a long video its segments and a timeline of verdicts and
+probabilities.
 
 Why the verdict leads: the models give a confident label to anything (docs/verdicts.md), so the
 first thing a user reads is what kind of answer this is; the probability bars stay (they are what
 the model computed) but their heading is the verdict's when it is not a label.
+Why a long video leads with its segments: one 16-frame clip spread over an untrimmed recording is
+not what the model was trained on, and the recording may show several exercises and rests; the
+whole-video prediction stays on the page, under a heading that says it is not the answer.
+Why each request is checked against the session's newest one: the timeline of a long video takes
+seconds, and a user may drop the next video meanwhile; a result that arrived late would show under
+the next video's headline. A new upload (or Predict, or clearing the video) first clears every
+output of the tab, and a result whose inputs are no longer the session's newest is dropped.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import gradio as gr
@@ -16,16 +26,16 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from exercise_rec.app.outputs import image_file, label_file
+from exercise_rec.app.segments import seconds, segments_markdown, timeline_segments, window_spans
 from exercise_rec.app.skeleton import draw_skeleton
 from exercise_rec.app.state import (
     FRAMES_TTL_S,
     ModelStore,
-    require_video,
     require_video_info,
     sample_examples,
     user_errors,
 )
-from exercise_rec.inference import LONG_VIDEO_S, Prediction, Timeline
+from exercise_rec.inference import CLIP_S, LONG_VIDEO_S, Prediction, Timeline
 from exercise_rec.pose import PoseTrack
 from exercise_rec.verdict import VERDICTS
 
@@ -40,6 +50,39 @@ TIMELINE_MAX_WINDOWS = 32
 SHADED_VERDICTS = {"no_person": ("no person", "0.55"), "uncertain": ("not sure", "tab:orange")}
 # The Label's heading for verdicts that are not a label (the verdict's own name, as the API's data).
 NOT_A_LABEL = ("no_person", "uncertain")
+# The Label's heading for a video of LONG_VIDEO_S or more: its whole-video prediction is not the answer.
+LONG_VIDEO = "long_video"
+TOP_TITLE = f"Top {TOP_K} (calibrated probabilities; for a long video, of the whole video as one clip)"
+
+
+class LatestRequests:
+    """Per session, the inputs of its newest Predict-tab request; bounded (least recently started go first).
+
+    A session that never started one through the page (an API client calling ``/predict``) has no
+    entry, and every result of it is current.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._latest: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def begin(self, session: str | None, inputs: tuple[Any, ...]) -> None:
+        if session is None:
+            return
+        with self._lock:
+            self._latest[session] = inputs
+            self._latest.move_to_end(session)
+            while len(self._latest) > self.capacity:
+                self._latest.popitem(last=False)
+
+    def is_current(self, session: str | None, inputs: tuple[Any, ...]) -> bool:
+        with self._lock:
+            return session is None or self._latest.get(session, inputs) == inputs
+
+
+def _session(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
 def headline(result: Prediction) -> str:
@@ -58,18 +101,17 @@ def headline(result: Prediction) -> str:
     return f"{result.label.replace('_', ' ').capitalize()} ({result.top_probs[0]:.0%})"
 
 
-def verdict_label(result: Prediction) -> str:
+def long_headline(duration_s: float) -> str:
+    """The headline of a video of ``LONG_VIDEO_S`` or more, before its segments are known."""
+    return f"Long video ({seconds(duration_s)} s): one label for the whole video would be meaningless — see the segments"
+
+
+def verdict_label(result: Prediction, long_video: bool = False) -> str:
     """The ``gr.Label`` value: the top-k bars under the top class, or under the verdict's name when
-    the verdict is not a label (``no_person``, ``uncertain``), so the heading never contradicts it."""
-    heading = result.verdict if result.verdict in NOT_A_LABEL else result.label
+    the verdict is not a label (``no_person``, ``uncertain``), so the heading never contradicts it;
+    under ``long_video`` for a long video, whose whole-video prediction is not the answer."""
+    heading = LONG_VIDEO if long_video else result.verdict if result.verdict in NOT_A_LABEL else result.label
     return label_file(heading, list(zip(result.labels, result.top_probs)))
-
-
-def _verdict_spans(centres: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[tuple[float, float]]:
-    """Each window's own stretch of the time axis: halfway to its neighbours' centres (windows overlap,
-    so shading whole windows would blur every verdict into the next); the ends reach the video's."""
-    bounds = np.concatenate([[starts[0]], (centres[1:] + centres[:-1]) / 2, [ends[-1]]])
-    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def timeline_figure(timeline: Timeline) -> Figure:
@@ -77,10 +119,10 @@ def timeline_figure(timeline: Timeline) -> Figure:
     stretch shaded when its verdict is ``no_person`` or ``uncertain``, and the verdict counts above."""
     centres = (timeline.starts_s + timeline.ends_s) / 2
     top = np.argsort(timeline.probs.max(axis=0))[::-1][:TIMELINE_CLASSES]
-    figure = Figure(figsize=(7, 2.8), layout="constrained")
+    figure = Figure(figsize=(10, 3.6), layout="constrained")
     axes = figure.add_subplot()
     verdicts = [v.verdict for v in timeline.verdicts]
-    for (left, right), verdict in zip(_verdict_spans(centres, timeline.starts_s, timeline.ends_s), verdicts):
+    for (left, right), verdict in zip(window_spans(timeline.starts_s, timeline.ends_s), verdicts):
         if verdict in SHADED_VERDICTS:
             axes.axvspan(left, right, color=SHADED_VERDICTS[verdict][1], alpha=0.25, linewidth=0)
     for k in top:
@@ -89,12 +131,14 @@ def timeline_figure(timeline: Timeline) -> Figure:
     shaded = [(text, colour) for verdict, (text, colour) in SHADED_VERDICTS.items() if verdict in verdicts]
     handles += [Patch(color=colour, alpha=0.25, label=text) for text, colour in shaded]
     counts = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
-    axes.set_title(f"windows: {counts}", fontsize=8, loc="left")
+    axes.set_title(f"windows: {counts}", fontsize=8, loc="right")  # the left corner is under the block label
     axes.set_xlabel("time (s, window centre)")
     axes.set_ylabel("probability")
-    axes.set_ylim(0, 1.02)
+    axes.set_ylim(-0.04, 1.08)  # headroom: the markers on 0 and 1 are drawn whole, the 1.0 gridline shows
+    axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    axes.grid(axis="y", alpha=0.3)
     axes.set_xlim(timeline.starts_s[0], timeline.ends_s[-1])
-    figure.legend(handles=handles, loc="outside right upper", fontsize=7)  # outside: never over a line
+    figure.legend(handles=handles, loc="outside right upper", fontsize=8)  # outside: never over a line
     return figure
 
 
@@ -114,18 +158,44 @@ def strip_image(frames: tuple[np.ndarray, PoseTrack | None], show_skeleton: bool
     return image_file(frame_strip(clip))
 
 
-def summary_markdown(result: Prediction, model_name: str) -> str:
-    """The headline, then the verdict's name and reason, the latency and the model."""
+def summary_markdown(result: Prediction, model_name: str, duration_s: float = 0.0) -> str:
+    """The headline, then the verdict's name and reason, the latency and the model. A video of
+    ``LONG_VIDEO_S`` or more leads with :func:`long_headline`; its whole-video prediction follows,
+    named as what it is."""
     checked = ", person check included" if result.pose is not None else ""
-    return (
-        f"### {headline(result)}\n\n"
+    details = (
         f"verdict `{result.verdict}`: {result.reason} · "
         f"{result.latency_ms:.0f} ms (decode + transform + model){checked} · {model_name}"
+    )
+    if duration_s < LONG_VIDEO_S:
+        return f"### {headline(result)}\n\n{details}"
+    return (
+        f"### {long_headline(duration_s)}\n\n"
+        f"The whole video as one clip (16 frames spread over {seconds(duration_s)} s, "
+        f"{duration_s / CLIP_S:.0f} times the ~{CLIP_S:g} s clips the model was trained on), not the answer: "
+        f"{headline(result)} · {details}"
     )
 
 
 def build(store: ModelStore) -> None:
-    """The tab's components and events; registers the ``/predict`` and ``/timeline`` endpoints."""
+    """The tab's components and events; registers the ``/predict`` and ``/timeline`` endpoints.
+
+    Upload, Predict and clearing the video each start with :func:`clear` (every output emptied, the
+    request noted as the session's newest); ``predict`` and ``timeline`` then drop a result whose
+    inputs are no longer the newest (see the module docstring).
+    """
+    latest = LatestRequests(store.config.max_sessions)
+
+    def clear(
+        video: str | None, checkpoint: str | None, previous: str | None = None, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
+        """Every output emptied (the stored frames too: the checkbox must not redraw the last video's)."""
+        latest.begin(_session(request), (video, checkpoint))
+        store.frames.discard(previous)
+        return (
+            gr.Markdown(value="", visible=False), "", None, None,
+            gr.Plot(value=None, visible=False), None,
+        )  # fmt: skip
 
     @user_errors
     def predict(
@@ -133,32 +203,48 @@ def build(store: ModelStore) -> None:
         checkpoint: str | None,
         show_skeleton: bool = True,
         previous: str | None = None,
+        request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, ...]:
-        path = require_video(video, store.config)
+        path, info = require_video_info(video, store.config)
         progress(0.1, desc="loading model")
         predictor = store.get(checkpoint)
         progress(0.3, desc="decoding, classifying and looking for a person")
         result = predictor.predict(path, top_k=TOP_K)
+        if not latest.is_current(_session(request), (video, checkpoint)):
+            return (gr.skip(),) * 4  # the session has started a newer request: this one must not show
         frames = (result.clip.numpy(), result.pose)
         token = store.frames.put(frames, replaces=previous)  # for the checkbox: redraws, never recomputes
-        summary = summary_markdown(result, predictor.meta.model_name)
-        return verdict_label(result), strip_image(frames, show_skeleton), summary, token
+        long_video = info.duration >= LONG_VIDEO_S
+        summary = summary_markdown(result, predictor.meta.model_name, info.duration)
+        return verdict_label(result, long_video), strip_image(frames, show_skeleton), summary, token
 
     def redraw(token: str | None, show_skeleton: bool) -> Any:
         """The checkbox's handler: the stored frames drawn again, with or without the skeleton."""
         return gr.skip() if token is None else strip_image(store.frames.get(token, "the prediction"), show_skeleton)
 
     @user_errors
-    def timeline(video: str | None, checkpoint: str | None, progress: gr.Progress = gr.Progress()) -> Any:
+    def timeline(
+        video: str | None,
+        checkpoint: str | None,
+        request: gr.Request | None = None,
+        progress: gr.Progress = gr.Progress(),
+    ) -> tuple[Any, Any]:
         """Runs after the prediction is shown: a long video's windows take seconds, the label must not wait."""
+        session, inputs = _session(request), (video, checkpoint)
+        if not latest.is_current(session, inputs):
+            return gr.skip(), gr.skip()  # superseded while it waited in the queue: no work for nothing
         path, info = require_video_info(video, store.config)
         duration = info.duration
         if duration < LONG_VIDEO_S:
-            return gr.Plot(value=None, visible=False)
+            return gr.Markdown(value="", visible=False), gr.Plot(value=None, visible=False)
         stride = max(TIMELINE_STRIDE_S, duration / (TIMELINE_MAX_WINDOWS - 1))
         progress(0.2, desc=f"classifying 3 s windows every {stride:.3g} s")
-        return gr.Plot(value=timeline_figure(store.get(checkpoint).predict_windows(path, stride, info=info)), visible=True)
+        windows = store.get(checkpoint).predict_windows(path, stride, info=info)
+        if not latest.is_current(session, inputs):
+            return gr.skip(), gr.skip()
+        segments = segments_markdown(timeline_segments(windows), duration)
+        return gr.Markdown(value=segments, visible=True), gr.Plot(value=timeline_figure(windows), visible=True)
 
     with gr.Row():
         with gr.Column(scale=1):
@@ -168,11 +254,14 @@ def build(store: ModelStore) -> None:
             card = gr.Markdown(store.card(store.default_name))
             button = gr.Button("Predict", variant="primary")
         with gr.Column(scale=1):
-            summary = gr.Markdown()
-            label = gr.Label(num_top_classes=TOP_K, label="Top 5 (calibrated probabilities)")
+            segments = gr.Markdown(visible=False, elem_id="segments")  # a long video's answer: it leads
+            summary = gr.Markdown(elem_id="summary")
+            label = gr.Label(num_top_classes=TOP_K, label=TOP_TITLE)
     show_skeleton = gr.Checkbox(value=True, label="Show skeleton (the person check's keypoints)")
     strip = gr.Image(label="The 16 frames the model saw (in time order, two rows)", type="numpy")
-    plot = gr.Plot(label="Per-window verdicts and probabilities (videos longer than a clip)", visible=False)
+    plot = gr.Plot(
+        label="Per-window verdicts and probabilities (videos longer than a clip)", visible=False, elem_id="timeline"
+    )
     frames = gr.State(time_to_live=FRAMES_TTL_S, delete_callback=store.frames.discard)
 
     checkpoint.change(user_errors(store.card), checkpoint, card, api_name=False)
@@ -180,6 +269,15 @@ def build(store: ModelStore) -> None:
     outputs = [label, strip, summary, frames]
     inputs = [video, checkpoint, show_skeleton, frames]
     windows = [video, checkpoint]
-    button.click(predict, inputs, outputs, api_name="predict").then(timeline, windows, plot, api_name="timeline")
-    video.upload(predict, inputs, outputs, api_name=False).then(timeline, windows, plot, api_name=False)
+    cleared = [segments, summary, label, strip, plot, frames]
+    # always_last: a trigger while the step is still busy with an older request runs once that one ends
+    # (the default "once" would ignore it, and the newer video would get no result at all).
+    quick = {"api_name": False, "show_progress": "hidden", "concurrency_limit": None, "trigger_mode": "always_last"}
+    last = {"trigger_mode": "always_last"}
+    for event, name in ((button.click, "predict"), (video.upload, False)):
+        timeline_name = "timeline" if name else False
+        event(clear, [*windows, frames], cleared, **quick).then(predict, inputs, outputs, api_name=name, **last).then(
+            timeline, windows, [segments, plot], api_name=timeline_name, **last
+        )
+    video.clear(clear, [*windows, frames], cleared, **quick)
     show_skeleton.change(user_errors(redraw), [frames, show_skeleton], strip, api_name=False, show_progress="hidden")

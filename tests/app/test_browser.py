@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ import pytest
 
 from exercise_rec.app import AppConfig
 from exercise_rec.app.state import SAMPLES_DIR
+from exercise_rec.inference import Predictor
 
 from .server import served
 
@@ -108,6 +111,12 @@ def upload(panel: sync_api.Locator, sample: str) -> None:
     component.locator('input[type="file"]').set_input_files(SAMPLES_DIR / sample)
     player = component.locator("video")
     expect(player).to_have_attribute("src", re.compile(re.escape(sample)), timeout=LOAD_TIMEOUT_MS)
+
+
+def replace_video(panel: sync_api.Locator, sample: str) -> None:
+    """What a user does to try another video: the video's clear button (x), then the new file."""
+    panel.get_by_test_id("video").get_by_role("button", name="Clear").first.click()
+    upload(panel, sample)
 
 
 def wait_until_idle(page: sync_api.Page, panel: sync_api.Locator, timeout_ms: int = RESULT_TIMEOUT_MS) -> None:
@@ -227,3 +236,68 @@ def test_the_frame_slider_shows_the_stored_frames(session, name):
     expect(view).not_to_have_attribute("src", shown or "", timeout=RESULT_TIMEOUT_MS)
     expect(page.get_by_test_id("toast-body")).to_have_count(0)
     assert session.errors == [], f"uncaught errors in the page: {session.errors}"
+
+
+# What the Predict tab shows, sampled in the page every 50 ms: the summary's first line and whether the
+# segments and the timeline plot are on screen.
+SAMPLER = """() => {
+    window.__shown = [];
+    const visible = (id) => { const el = document.getElementById(id); return !!el && el.offsetParent !== null; };
+    window.__sampler = setInterval(() => window.__shown.push({
+        summary: (document.querySelector('#summary [data-testid="markdown"]')?.innerText || "").split("\\n")[0],
+        segments: visible("segments") ? document.getElementById("segments").innerText : null,
+        plot: visible("timeline"),
+    }), 50);
+}"""
+TIMELINE_DELAY_S = 4.0  # added to every timeline in the race test: the long recording's is still running
+
+
+def test_a_new_upload_never_shows_under_the_previous_videos_timeline(session, monkeypatch):
+    """Issue 21.1: drop the 24 s recording, and once its label shows (its timeline still running), drop
+    squat.mp4: the long recording's segments and plot must never appear under the squat's headline.
+    The timeline is slowed by TIMELINE_DELAY_S so the race happens on any machine (the server runs in
+    this process)."""
+    original = Predictor.predict_windows
+    finished = threading.Event()
+
+    def slow_windows(self, *args, **kwargs):
+        time.sleep(TIMELINE_DELAY_S)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(Predictor, "predict_windows", slow_windows)
+    page = session.page
+    panel = session.tab("Predict", "Predict")
+    summary, segments, plot = page.locator("#summary"), page.locator("#segments"), page.locator("#timeline")
+    upload(panel, "long_recording.mp4")
+    expect(summary).to_contain_text("Long video (24 s)", timeout=RESULT_TIMEOUT_MS)
+    page.evaluate(SAMPLER)
+    expect(segments).to_be_hidden()  # its timeline is still being computed: the race is on
+    started = time.monotonic()
+    replace_video(panel, "squat.mp4")
+    switched_s = time.monotonic() - started
+    expect(summary).to_contain_text("Squat (", timeout=RESULT_TIMEOUT_MS)
+    wait_until_idle(page, panel)
+    assert finished.wait(RESULT_TIMEOUT_MS / 1000), "the long recording's timeline never finished"
+    page.wait_for_timeout(1500)  # its result, had it been sent, has reached the page by now
+    shown = page.evaluate("() => { clearInterval(window.__sampler); return window.__shown; }")
+    squat = [s for s in shown if s["summary"].startswith("Squat (")]
+    assert squat, f"the squat's headline never showed ({len(shown)} samples, upload took {switched_s:.1f} s)"
+    stale = [s for s in squat if s["segments"] is not None or s["plot"]]
+    assert stale == [], f"the long recording's timeline showed under the squat's headline: {stale[:3]}"
+    assert "Long video" in shown[0]["summary"], shown[:3]  # the sampler did start on the long recording
+    expect(summary).to_contain_text("Squat (")
+    expect(segments).to_be_hidden()
+    expect(plot).to_be_hidden()
+    expect(page.get_by_test_id("toast-body")).to_have_count(0)
+    assert session.errors == [], f"uncaught errors in the page: {session.errors}"
+
+    # The long recording on its own: its segments come, above the whole-video summary, and say why.
+    replace_video(panel, "long_recording.mp4")
+    expect(segments).to_contain_text("One label for the whole video would be meaningless", timeout=RESULT_TIMEOUT_MS)
+    expect(segments).to_contain_text("shoulder_press")
+    expect(plot).to_be_visible()
+    expect(summary).to_contain_text("Long video (24 s)")
+    assert segments.bounding_box()["y"] < summary.bounding_box()["y"]  # the segments lead

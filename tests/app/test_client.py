@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import gradio as gr
@@ -19,7 +21,15 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from exercise_rec.app import AppConfig, ModelStore, build_app, outputs
-from exercise_rec.app.predict_tab import frame_strip, headline, strip_image, timeline_figure, verdict_label
+from exercise_rec.app.predict_tab import (
+    LatestRequests,
+    frame_strip,
+    headline,
+    strip_image,
+    timeline_figure,
+    verdict_label,
+)
+from exercise_rec.app.segments import merge_windows, segments_markdown
 from exercise_rec.app.skeleton import draw_skeleton
 from exercise_rec.app.state import SAMPLES_DIR, user_errors
 from exercise_rec.app.tempdir import outputs_root, private_root, use_private_gradio_dir
@@ -73,8 +83,9 @@ def test_predict_returns_the_right_class_and_the_frames_seen(client, sample, lab
     assert label in summary and " ms" in summary
     pretty = label.replace("_", " ").capitalize()
     assert summary.startswith(f"### {pretty} ({confidences[0]:.0%})\n") and "verdict `exercise`: " in summary
-    timeline = client.predict(_sample(sample), STANDARD, api_name="/timeline")
-    assert timeline["visible"] is False  # a 3 s clip needs no timeline
+    assert "meaningless" not in summary and "segments" not in summary  # a 3 s clip is one clip: its label is it
+    segments, plot = client.predict(_sample(sample), STANDARD, api_name="/timeline")
+    assert segments["visible"] is False and plot["visible"] is False  # a 3 s clip needs no segments or timeline
 
 
 def test_predict_takes_show_skeleton_as_its_third_input(client):
@@ -207,12 +218,104 @@ def test_the_timeline_shades_windows_that_are_not_sure_or_show_no_person():
     assert len(axes.patches) == 3  # one span per no_person / uncertain window, none for the others
     (legend,) = figure.legends
     assert [t.get_text() for t in legend.get_texts()] == ["squat", "lunge", "no_exercise", "no person", "not sure"]
-    assert axes.get_title(loc="left") == "windows: 4 exercise, 1 no_exercise, 2 no_person, 1 uncertain"
+    assert axes.get_title(loc="right") == "windows: 4 exercise, 1 no_exercise, 2 no_person, 1 uncertain"
 
 
-def test_predict_a_long_recording_adds_a_timeline(client):
-    timeline = client.predict(_sample("long_recording.mp4"), STANDARD, api_name="/timeline")
-    assert timeline["visible"] is True and timeline["value"]["type"] == "matplotlib"
+def test_the_timeline_plot_has_headroom_and_its_legend_outside():
+    starts = np.arange(4, dtype=np.float64)
+    timeline = Timeline(
+        video="v.mp4", class_names=("squat", "lunge"), starts_s=starts, ends_s=starts + 3,
+        probs=np.asarray([[1.0, 0.0]] * 4), verdicts=tuple(Verdict("exercise", "") for _ in starts),
+    )  # fmt: skip
+    figure = timeline_figure(timeline)
+    axes = figure.axes[0]
+    bottom, top = axes.get_ylim()
+    assert bottom < 0 and top >= 1.05  # markers on 0 and 1 drawn whole, the 1.0 line not on the edge
+    assert 1.0 in axes.get_yticks()
+    assert figure.get_size_inches()[0] >= 9
+    figure.canvas.draw()
+    (legend,) = figure.legends
+    legend_box = legend.get_window_extent()
+    assert legend_box.x0 >= axes.get_window_extent().x1  # right of the axes: it covers no curve
+
+
+def test_merging_windows_into_segments():
+    """Same verdict and class: one segment; uncertain and no_person windows merge whatever their top
+    class; each window owns the time halfway to its neighbours' centres, so the segments tile the video."""
+    names = ("squat", "lunge", "no_exercise")
+    rows = {"squat": [0.9, 0.05, 0.05], "squat.": [0.7, 0.2, 0.1], "lunge": [0.1, 0.8, 0.1], "rest": [0.0, 0.1, 0.9],
+            "unsure_s": [0.4, 0.35, 0.25], "unsure_l": [0.3, 0.45, 0.25]}  # fmt: skip
+    windows = [
+        ("squat", "exercise"), ("squat.", "exercise"), ("unsure_s", "uncertain"), ("unsure_l", "uncertain"),
+        ("unsure_l", "uncertain"), ("lunge", "exercise"), ("squat", "no_person"), ("rest", "no_exercise"),
+    ]  # fmt: skip
+    starts = np.arange(len(windows), dtype=np.float64)
+    probs = np.asarray([rows[name] for name, _ in windows])
+    segments = merge_windows(starts, starts + 3, probs, names, [verdict for _, verdict in windows])
+    assert [(s.verdict, s.label, s.first, s.last) for s in segments] == [
+        ("exercise", "squat", 0, 1), ("uncertain", None, 2, 4), ("exercise", "lunge", 5, 5),
+        ("no_person", None, 6, 6), ("no_exercise", "no_exercise", 7, 7),
+    ]  # fmt: skip
+    assert [s.name for s in segments] == ["squat", "not sure", "lunge", "no person", "no_exercise"]
+    assert [(s.start_s, s.end_s) for s in segments] == [(0, 3), (3, 6), (6, 7), (7, 8), (8, 10)]
+    assert segments[0].prob == pytest.approx(0.8)  # the mean of squat's probability over its windows
+    assert segments[1].prob == pytest.approx((0.4 + 0.45 + 0.45) / 3) and segments[1].guess == "lunge"
+    assert merge_windows(starts[:0], starts[:0], probs[:0], names, []) == []
+    text = segments_markdown(segments, 10.0)
+    assert text.startswith("### 5 segments in 10 s\n\nOne label for the whole video would be meaningless")
+    assert "| 0–3 s | squat | 80% | `exercise` |" in text
+    assert "| 3–6 s | not sure | 43% (top guess lunge) | `uncertain` |" in text
+    assert "| 7–8 s | no person | — | `no_person` |" in text
+    one = merge_windows(starts[:2], starts[:2] + 3, probs[:2], names, ["exercise"] * 2)
+    assert segments_markdown(one, 4.0).startswith("### One segment: squat over all 4 s")
+
+
+def test_predict_on_a_long_recording_leads_with_its_segments(client):
+    """24 s: walk in, rest, a shoulder_press set, rest, a side_bend set, rest (samples/README.md)."""
+    top, _, summary = client.predict(_sample("long_recording.mp4"), STANDARD, api_name="/predict")
+    assert summary.startswith("### Long video (24 s): one label for the whole video would be meaningless — see the")
+    assert "The whole video as one clip" in summary and "not the answer" in summary and "verdict `" in summary
+    assert top["label"] == "long_video" and len(top["confidences"]) == 5  # still there, not as the headline
+    segments, plot = client.predict(_sample("long_recording.mp4"), STANDARD, api_name="/timeline")
+    assert segments["visible"] is True and plot["visible"] is True and plot["value"]["type"] == "matplotlib"
+    text = segments["value"]
+    assert re.match(r"### \d+ segments in 24 s\n\nOne label for the whole video would be meaningless", text)
+    rows = [line.split(" | ") for line in text.splitlines() if re.match(r"\| \d", line)]
+    what = [row[1] for row in rows]
+    assert what[0] == "no_exercise" and what[-1] == "no_exercise"  # walk in, walk off
+    assert "shoulder_press" in what and "side_bend" in what and what.index("shoulder_press") < what.index("side_bend")
+    assert rows[0][0] == "| 0–3 s" and rows[-1][0].endswith("–24 s")  # the segments tile the video
+
+
+def test_a_result_for_an_older_request_of_the_session_is_dropped():
+    """The page's upload, Predict and clear first note the request as the session's newest; a timeline
+    (or prediction) whose inputs are no longer the newest returns gr.skip() and never shows."""
+    latest = LatestRequests(capacity=2)
+    assert latest.is_current(None, ("a", "m")) and latest.is_current("api", ("a", "m"))  # no page request: current
+    latest.begin("s1", ("long.mp4", "m"))
+    latest.begin("s1", ("squat.mp4", "m"))
+    assert latest.is_current("s1", ("squat.mp4", "m")) and not latest.is_current("s1", ("long.mp4", "m"))
+    assert not latest.is_current("s1", ("squat.mp4", "other.pt"))  # another checkpoint is another request
+    latest.begin("s2", ("x", "m"))
+    latest.begin("s3", ("x", "m"))  # over capacity: s1, the least recently started, is forgotten
+    assert latest.is_current("s1", ("long.mp4", "m"))
+
+    app = build_app(AppConfig(device="cpu"))
+    fns = {dep.fn.__name__: dep for dep in app.fns.values() if dep.fn is not None}
+    clear, timeline = fns["clear"].fn, fns["timeline"].fn
+    session = SimpleNamespace(session_hash="tab-1")
+    long_video, squat = str(SAMPLES_DIR / "long_recording.mp4"), str(SAMPLES_DIR / "squat.mp4")
+    cleared = clear(squat, STANDARD, None, session)
+    assert [getattr(c, "visible", True) for c in cleared] == [False, True, True, True, False, True]
+    assert [getattr(c, "value", c) for c in cleared] == ["", "", None, None, None, None]  # every output emptied
+    assert timeline(long_video, STANDARD, session) == (gr.skip(), gr.skip())  # superseded: no work, no result
+    clear(long_video, STANDARD, None, session)
+    segments, plot = timeline(long_video, STANDARD, session)
+    assert segments.visible is True and plot.visible is True
+    # Every way into the tab's prediction starts with clear; a busy step runs the newest trigger after it.
+    for dep in app.fns.values():
+        if dep.fn is not None and dep.fn.__name__ in ("predict", "timeline", "clear"):
+            assert dep.trigger_mode == "always_last", dep.fn.__name__
 
 
 def test_augment_returns_both_clips_and_the_drawn_parameters(client):
