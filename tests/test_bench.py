@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,13 +32,13 @@ from exercise_rec.bench.report import (
 from exercise_rec.bench.timing import (
     MAX_WARMUP_CALLS,
     NOISE_LIMIT,
-    WAIT_LIMIT,
+    SHARED_LIMIT,
     NoiseRule,
     Stats,
+    cpu_ticks,
     measure,
     median_ms,
-    runqueue_wait_ms,
-    waited_ms,
+    others_share,
 )
 from exercise_rec.errors import ConfigError
 from exercise_rec.fastpath import BACKENDS
@@ -88,7 +89,7 @@ def test_noise_rule_withholds_the_ratio_of_a_noisy_row() -> None:
     text = render(machine_info(threads=2), {}, [Section("inference", (peer, clean, noisy))], [])
     assert "| noisy | 10.0 | 28.4 | ms | 5 | noisy (p90/median 2.84 > 1.5): no ratio |" in text
     assert "| clean | 10.4 | 10.8 | ms | 5 | 9.6x faster than peer |" in text
-    assert "noise rule: a row whose p90/median exceeds 1.5, or whose threads waited for a core" in text
+    assert "noise rule: a row whose p90/median exceeds 1.5 (noisy), or during whose warm-up and runs" in text
     assert "(1 of 3 timed rows in this run)" in text and 'speed ratios below 1x read "N x slower"' in text
     data = to_json(machine_info(threads=2), {}, [Section("inference", (peer, clean, noisy))], [])
     rows = {r["name"]: r for r in data["sections"][0]["rows"]}
@@ -116,33 +117,36 @@ def test_noise_rule_withholds_ratios_to_a_noisy_peer_and_targets_on_noise() -> N
     assert verdict["met"] is None and verdict["verdict"] == "not judged: noisy (p90/median 2.84 > 1.5)"
 
 
-def test_a_row_whose_threads_waited_for_a_core_is_contended_even_with_a_clean_spread() -> None:
+def test_a_row_timed_while_others_used_the_cpus_is_shared_even_with_a_clean_spread() -> None:
     """Uniformly slow rows (other work holding the cores every run) have a clean spread."""
-    peer = Row.time("peer", Stats((100.0,) * 5, wait_share=0.01), peer=True)
-    slow = Row.time("slow", Stats((50.0, 51.0, 50.0, 52.0, 50.0), wait_share=0.9))
+    peer = Row.time("peer", Stats((100.0,) * 5, others_share=0.01), peer=True)
+    slow = Row.time("slow", Stats((50.0, 51.0, 50.0, 52.0, 50.0), others_share=0.9))
     slow = slow.with_ratios(slow.faster(peer, "faster than peer"))
-    assert slow.spread < NOISE_LIMIT and WAIT_LIMIT == 0.2
-    assert slow.noise() == "contended (waited for a core 90% of the time > 20%)"
+    assert slow.spread < NOISE_LIMIT and SHARED_LIMIT == 0.2
+    assert slow.noise() == "shared (other processes used 90% of the CPUs > 20%)"
     text = render(machine_info(threads=2), {}, [Section("inference", (peer, slow))], [])
-    assert "| slow | 50.0 | 51.6 | ms | 5 | contended (waited for a core 90% of the time > 20%): no ratio |" in text
+    assert "| slow | 50.0 | 51.6 | ms | 5 | shared (other processes used 90% of the CPUs > 20%): no ratio |" in text
     assert "| peer | 100 | 100 | ms | 5 | peer |" in text
-    assert not slow.noisy(NoiseRule(wait_limit=1.0))  # --wait-limit 1
-    # a contended peer withholds the ratio of a clean row
-    fast = Row.time("fast", Stats((10.0,) * 5, wait_share=0.0))
+    assert not slow.noisy(NoiseRule(shared_limit=1.0))  # --shared-limit 1
+    # a shared peer withholds the ratio of a clean row
+    fast = Row.time("fast", Stats((10.0,) * 5, others_share=0.0))
     fast = fast.with_ratios(fast.faster(slow, "faster than slow"))
-    assert "peer contended (waited for a core 90% of the time > 20%): no ratio to slow" in render(
+    assert "peer shared (other processes used 90% of the CPUs > 20%): no ratio to slow" in render(
         machine_info(threads=2), {}, [Section("inference", (slow, fast))], [])
 
 
-def test_runqueue_wait_is_read_per_thread_and_new_threads_count_from_zero() -> None:
-    assert waited_ms({"1": 5.0, "2": 1.0}, {"1": 7.5, "3": 2.0}) == 4.5  # thread 2 ended, 3 began
-    assert waited_ms(None, {"1": 1.0}) is None
-    waits = runqueue_wait_ms()
-    if waits is None:
-        pytest.skip("no /proc/self/schedstat here")
-    assert waits and all(w >= 0 for w in waits.values())
+def test_others_share_is_the_machine_busy_time_less_this_process_tree() -> None:
+    capacity = os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)  # ticks of all CPUs in one second
+    # the machine was busy for 0.75 of its capacity, of which this process used 0.25
+    assert others_share((1000, 100), (1000 + 0.75 * capacity, 100 + 0.25 * capacity), 1.0) == pytest.approx(0.5)
+    assert others_share((0, 0), (10, 20), 1.0) == 0.0  # never below zero (tick rounding)
+    assert others_share(None, (1, 1), 1.0) is None
+    ticks = cpu_ticks()
+    if ticks is None:
+        pytest.skip("no /proc here")
+    assert ticks[0] > 0 and ticks[1] >= 0
     stats = measure(lambda: sum(range(1000)), repeats=3, settle_s=0, warmup_s=0)
-    assert stats.wait_share is not None and stats.wait_share >= 0
+    assert stats.others_share is not None and stats.others_share >= 0
 
 
 def test_rows_without_timed_runs_are_never_noise() -> None:
@@ -179,7 +183,7 @@ def test_help_says_what_quick_does() -> None:
     assert f"3x{t}x{h}x{w} clips" in text and f"a {quick.long_seconds} s long file" in text
     assert f"at the shipped width {SHIPPED_WIDTH:g} only" in text and quick.widths == (SHIPPED_WIDTH,)
     assert f"(default {NOISE_LIMIT:g})" in text and quick.noise_limit == full.noise_limit == NOISE_LIMIT
-    assert f"(default {WAIT_LIMIT:g})" in text and quick.wait_limit == full.wait_limit == WAIT_LIMIT
+    assert f"(default {SHARED_LIMIT:g})" in text and quick.shared_limit == full.shared_limit == SHARED_LIMIT
     # the rows --quick measures are the shipped width's only; the full run has both widths
     quick_labels = [s.label for s in model_specs(quick.fast_configs, quick.widths)]
     assert any("mobilenet_v2_3d standard w0.5" == label for label in quick_labels)
@@ -191,8 +195,8 @@ def test_help_says_what_quick_does() -> None:
 def test_config_refuses_a_limit_that_flags_everything_and_fast_rows_without_eager() -> None:
     with pytest.raises(ConfigError, match="noise limit"):
         BenchConfig(noise_limit=1.0)
-    with pytest.raises(ConfigError, match="wait limit"):
-        BenchConfig(wait_limit=0.0)
+    with pytest.raises(ConfigError, match="shared limit"):
+        BenchConfig(shared_limit=0.0)
     with pytest.raises(ConfigError, match="no eager row"):
         BenchConfig(widths=(0.5,), fast_configs=(("standard", 1.0),))
 
@@ -221,13 +225,13 @@ def test_command_prints_the_table_and_json_with_the_noise_rule(
 
     monkeypatch.setattr(bench_main.importlib, "import_module", lambda name: FakeSection)
     out = tmp_path / "bench.json"
-    argv = ["--quick", "--sections", "cam", "--noise-limit", "2", "--wait-limit", "0.5", "--json", str(out)]
+    argv = ["--quick", "--sections", "cam", "--noise-limit", "2", "--shared-limit", "0.5", "--json", str(out)]
     assert bench_main.main(argv) == 0
     assert seen and seen[0].repeats == QUICK["repeats"] and seen[0].rule == NoiseRule(2.0, 0.5)
     text = capsys.readouterr().out
     assert "mode=quick, repeats=5," in text and "noise limit (p90/median)=2.0" in text
-    assert "noisy (p90/median 2.84 > 2): no ratio" in text and "exceeds 2, or whose threads waited" in text
-    assert "more than 50% of its timed wall time" in text and "wait limit=50%" in text
+    assert "noisy (p90/median 2.84 > 2): no ratio" in text and "exceeds 2 (noisy), or during whose" in text
+    assert "more than 50% of the CPUs" in text and "shared limit=50%" in text
     data = json.loads(out.read_text())
     assert [r["noisy"] for r in data["sections"][3]["rows"]] == [False, False, True]
     assert "cam " in data["machine"]["load_1min"]  # the load at the section's start
@@ -314,7 +318,7 @@ def test_quick_run_reports_every_section(tmp_path: Path) -> None:
             assert all((r["text"] is None) != (r["withheld"] is None) for r in row["ratios"]), row
             if row["unit"] in ("ms", "clips/s"):
                 assert len(row["samples_ms"]) == row["runs"], row
-                assert row["noisy"] == bool(NoiseRule().why(row["spread"], row["wait_share"])), row
+                assert row["noisy"] == bool(NoiseRule().why(row["spread"], row["others_share"])), row
     inference = " ".join(r["name"] for r in data["sections"][0]["rows"])
     assert all(name in inference for name in list_models())
     assert all(f"fast path {backend}" in inference for backend in BACKENDS)

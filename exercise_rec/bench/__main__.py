@@ -27,7 +27,7 @@ from exercise_rec.bench.config import (
     BenchConfig,
     quick_help,
 )
-from exercise_rec.bench.timing import NOISE_LIMIT, WAIT_LIMIT
+from exercise_rec.bench.timing import NOISE_LIMIT, SHARED_LIMIT
 from exercise_rec.cli_common import OneLineParser, cli
 
 log = logging.getLogger("exercise_rec.bench")
@@ -46,9 +46,9 @@ def build_parser() -> OneLineParser:
                    help=f"timed runs per row (default {BenchConfig.repeats}, --quick {QUICK['repeats']})")
     p.add_argument("--noise-limit", type=float, metavar="X",
                    help=f"a row whose p90/median exceeds X is marked noisy and gets no ratio (default {NOISE_LIMIT:g})")
-    p.add_argument("--wait-limit", type=float, metavar="S",
-                   help=f"a row whose threads waited for a core more than this share of its timed time is marked "
-                        f"contended and gets no ratio (default {WAIT_LIMIT:g})")
+    p.add_argument("--shared-limit", type=float, metavar="S",
+                   help=f"a row during which other processes used more than this share of the CPUs is marked "
+                        f"shared and gets no ratio (default {SHARED_LIMIT:g})")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                    help=f"where generated videos are cached between runs (default {DEFAULT_DATA_DIR})")
     return p
@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     sections = tuple(dict.fromkeys([*args.sections, *(["gpu"] if args.gpu else [])]))
     cfg = BenchConfig.preset(args.quick, sections=sections, repeats=args.repeats, threads=args.threads,
                              data_dir=args.data_dir, noise_limit=args.noise_limit,
-                             wait_limit=args.wait_limit)
+                             shared_limit=args.shared_limit)
     machine = report.machine_info(cfg.threads)  # load before the run; each section's start and the end's below
     if busy := report.busy_note(machine["load_1min"], machine["cores"]):
         log.warning("%s", busy)

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exercise_rec.bench.timing import NOISE_LIMIT, WAIT_LIMIT, NoiseRule
+from exercise_rec.bench.timing import NOISE_LIMIT, SHARED_LIMIT, NoiseRule
 from exercise_rec.errors import ConfigError
 
 SECTIONS = {  # name -> title in the table, in the table's order
@@ -61,7 +61,7 @@ class BenchConfig:
     )
     synth_classes: int = 17  # classes in the loader's synthetic dataset (6 videos each, 4 in train)
     noise_limit: float = NOISE_LIMIT  # p90/median above this: no ratio for the row (the noise rule)
-    wait_limit: float = WAIT_LIMIT  # share of the timed time spent waiting for a core: the same
+    shared_limit: float = SHARED_LIMIT  # other processes' share of the CPUs during a row: the same
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.sections) - set(SECTIONS))
@@ -72,8 +72,8 @@ class BenchConfig:
                              f"{self.threads}")
         if not self.noise_limit > 1:
             raise ConfigError(f"the noise limit is a p90/median ratio and must be > 1; got {self.noise_limit}")
-        if not self.wait_limit > 0:
-            raise ConfigError(f"the wait limit is a share of the timed time and must be > 0; got {self.wait_limit}")
+        if not self.shared_limit > 0:
+            raise ConfigError(f"the shared limit is a share of the CPUs and must be > 0; got {self.shared_limit}")
         missing = sorted({w for _, w in self.fast_configs} - set(self.widths))
         if missing:
             raise ConfigError(f"fast-path width(s) {missing} have no eager row (widths {list(self.widths)})")
@@ -88,7 +88,7 @@ class BenchConfig:
 
     @property
     def rule(self) -> NoiseRule:
-        return NoiseRule(self.noise_limit, self.wait_limit)
+        return NoiseRule(self.noise_limit, self.shared_limit)
 
     def settings(self) -> dict[str, object]:
         """The settings printed above the table and stored in the JSON."""
@@ -103,7 +103,7 @@ class BenchConfig:
             "long file": f"{self.long_seconds} s",
             "data dir": str(self.data_dir),
             "noise limit (p90/median)": self.noise_limit,
-            "wait limit": f"{self.wait_limit:.0%}",
+            "shared limit": f"{self.shared_limit:.0%}",
         }
 
 

@@ -77,7 +77,7 @@ def child(method: str, path: str, repeats: int, warmup: int, threads: int) -> di
     read = (lambda: naive_clip(path)) if method == "naive" else (lambda: read_clip(path, FRAMES))
     stats = measure(read, repeats, warmup)
     return {"times_ms": list(stats.samples_ms), "peak_mb": _rss_mb("VmHWM"), "before_mb": before,
-            "import_peak_mb": import_peak, "wait_share": stats.wait_share}
+            "import_peak_mb": import_peak, "others_share": stats.others_share, "warmup_calls": stats.warmup_calls}
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ class Reading:
     peak_mb: float
     before_mb: float
     import_peak_mb: float
-    wait_share: float | None = None  # the child's threads waiting for a core (``timing.Stats``)
+    others_share: float | None = None  # other processes' share of the CPUs meanwhile (``timing.Stats``)
+    warmup_calls: int = 0
 
 
 def _in_subprocess(method: str, path: Path, repeats: int, warmup: int, threads: int) -> Reading:
@@ -107,7 +108,8 @@ def _speed_rows(readings: dict[tuple[str, int], Reading], seconds: int) -> list[
     """read_clip's time on one file with its speed-up over the naive peer, then the peer."""
     def row(method: str, label: str) -> Row:
         reading = readings[method, seconds]
-        return Row.time(f"{label}, {video_label(seconds)}", Stats(tuple(reading.times_ms), wait_share=reading.wait_share))
+        stats = Stats(tuple(reading.times_ms), reading.warmup_calls, reading.others_share)
+        return Row.time(f"{label}, {video_label(seconds)}", stats)
 
     ours, naive = row("read_clip", "read_clip"), row("naive", "naive (decode all, keep 16)")
     return [ours.with_ratios(ours.faster(naive, "faster than naive")), naive.as_peer()]

@@ -39,13 +39,13 @@ class Ratio:
     """``value`` x ``vs`` of a row to its peer, e.g. 31.0 x "faster than r3d_18 eager".
 
     A speed ratio (``speed``, ``vs`` starting "faster than") below 1 is printed as "N x slower than";
-    ``peer_spread`` and ``peer_wait`` are the peer row's, so that a noisy peer withholds the ratio too.
+    ``peer_spread`` and ``peer_others`` are the peer row's, so that a noise peer withholds the ratio too.
     """
 
     value: float
     vs: str
     peer_spread: float | None = None
-    peer_wait: float | None = None
+    peer_others: float | None = None
 
     @property
     def speed(self) -> bool:
@@ -58,7 +58,7 @@ class Ratio:
 
 
 def _timed(stats: Stats) -> dict[str, Any]:
-    return {"samples_ms": stats.samples_ms, "warmup_calls": stats.warmup_calls, "wait_share": stats.wait_share}
+    return {"samples_ms": stats.samples_ms, "warmup_calls": stats.warmup_calls, "others_share": stats.others_share}
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Row:
     note: str = ""
     samples_ms: tuple[float, ...] = ()
     warmup_calls: int = 0
-    wait_share: float | None = None  # the timed runs' waiting for a core (``timing.Stats``)
+    others_share: float | None = None  # other processes' share of the CPUs meanwhile (``timing.Stats``)
 
     @property
     def spread(self) -> float | None:
@@ -85,18 +85,18 @@ class Row:
 
     def noise(self, rule: NoiseRule = NoiseRule()) -> str:
         """Why this row is noise under ``rule``, or ""."""
-        return rule.why(self.spread, self.wait_share)
+        return rule.why(self.spread, self.others_share)
 
     def noisy(self, rule: NoiseRule = NoiseRule()) -> bool:
         return bool(self.noise(rule))
 
     def faster(self, peer: Row, vs: str) -> Ratio:
         """How many times faster than ``peer`` (``vs`` names it: "faster than ...")."""
-        return Ratio(self.speedup(peer), vs, peer.spread, peer.wait_share)
+        return Ratio(self.speedup(peer), vs, peer.spread, peer.others_share)
 
     def per(self, peer: Row, vs: str) -> Ratio:
         """self/peer of the medians, e.g. "1.02x the time of forward+backward"."""
-        return Ratio(self.relative(peer), vs, peer.spread, peer.wait_share)
+        return Ratio(self.relative(peer), vs, peer.spread, peer.others_share)
 
     @classmethod
     def time(cls, name: str, stats: Stats, **kw: Any) -> Row:
@@ -210,8 +210,8 @@ def busy_note(load_1min: float, cores: int) -> str:
     return (f"BUSY MACHINE: the 1-min load average was {load_1min:.2f} on {cores} cores before the run. With every "
             f"core in torch's thread pool, each parallel region waits for a thread the other work preempted (on "
             f"the 2-core machine one busy process made eager rows 2-3x slower with 100+ ms stalls, a load of 6-8 "
-            f"made forward+backward 30x slower). Rows whose spread shows it are marked noisy, uniformly slow ones "
-            f"are not: re-run idle, or with --threads 1, before trusting absolute times")
+            f"made forward+backward 30x slower). Rows measured while it lasted are marked noisy or shared and "
+            f"get no ratio: re-run idle before trusting the table")
 
 
 def _cpu_model() -> str:
@@ -235,7 +235,7 @@ def _withheld(row: Row, ratio: Ratio | None, rule: NoiseRule) -> str:
     """Why a ratio of ``row`` must not be printed (the noise rule), or "" when it may."""
     if noise := row.noise(rule):
         return noise
-    if ratio is not None and (noise := rule.why(ratio.peer_spread, ratio.peer_wait)):
+    if ratio is not None and (noise := rule.why(ratio.peer_spread, ratio.peer_others)):
         return f"peer {noise}"
     return ""
 

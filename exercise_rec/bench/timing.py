@@ -3,7 +3,10 @@
 Why median and p90 rather than mean: on a shared 2-core machine a run now and then is slowed by
 someone else's work; the median is what a run usually costs and the p90 says how bad the tail is.
 Their ratio is the row's *spread*, and a row whose spread exceeds :data:`NOISE_LIMIT` is noise (see
-``report``): the bench prints no ratio for it rather than a number nobody should believe.
+``report``): the bench prints no ratio for it rather than a number nobody should believe. So is a
+row during which other processes used more than :data:`SHARED_LIMIT` of the CPUs
+(:func:`cpu_ticks`): with torch's threads on every core, each parallel region then waits for a
+thread the other work preempted, and a row can be uniformly 10-250x slow with a clean spread.
 
 Why a pause before each measurement and a warm-up by time, not by one call (both measured on the
 2-core machine, issue 29):
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 NOISE_LIMIT = 1.5  # p90 / median above this: the row is noise, no ratio is printed for it
-WAIT_LIMIT = 0.2  # threads waiting for a core above this share of the timed wall time: the same
+SHARED_LIMIT = 0.2  # other processes using more than this share of the CPUs during a row: the same
 SETTLE_S = 0.1  # idle before a measurement, so the previous one's spinning threads have parked
 WARMUP_S = 0.5  # warm-up keeps calling until this much time has passed ...
 MAX_WARMUP_CALLS = 20  # ... or this many calls were made (the ``warmup`` minimum always runs)
@@ -47,13 +50,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Stats:
-    """Wall times of repeated runs, in milliseconds, how many untimed calls came first, and how long
-    this process's threads waited for a core during the timed runs as a share of their wall time
-    (None where the kernel does not say: see :func:`runqueue_wait_ms`)."""
+    """Wall times of repeated runs, in milliseconds, how many untimed calls came first, and the share
+    of the CPUs other processes used from the warm-up to the last run (None where /proc does not
+    say: see :func:`cpu_ticks`)."""
 
     samples_ms: tuple[float, ...]
     warmup_calls: int = 0
-    wait_share: float | None = None
+    others_share: float | None = None
 
     @property
     def median(self) -> float:
@@ -77,54 +80,74 @@ def spread(samples_ms: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class NoiseRule:
-    """When a timed row is noise: its p90/median above ``limit``, or its threads waiting for a core
-    for more than ``wait_limit`` of the timed wall time. A noise row gets no ratio (see ``report``)."""
+    """When a timed row is noise: its p90/median above ``limit``, or other processes using more than
+    ``shared_limit`` of the CPUs while it ran. A noise row gets no ratio (see ``report``)."""
 
     limit: float = NOISE_LIMIT
-    wait_limit: float = WAIT_LIMIT
+    shared_limit: float = SHARED_LIMIT
 
-    def why(self, spread_value: float | None, wait_share: float | None) -> str:
-        """Why a row with this spread and waiting share is noise, or "" when it is not (None: not
-        measured, e.g. a memory row or a kernel without schedstat, never counts against a row)."""
+    def why(self, spread_value: float | None, others: float | None) -> str:
+        """Why a row with this spread and others' CPU share is noise, or "" when it is not (None: not
+        measured, e.g. a memory row or a system without /proc, never counts against a row)."""
         if spread_value is not None and spread_value > self.limit:
             return f"noisy (p90/median {spread_value:.2f} > {self.limit:g})"
-        if wait_share is not None and wait_share > self.wait_limit:
-            return f"contended (waited for a core {wait_share:.0%} of the time > {self.wait_limit:.0%})"
+        if others is not None and others > self.shared_limit:
+            return f"shared (other processes used {others:.0%} of the CPUs > {self.shared_limit:.0%})"
         return ""
 
     def text(self) -> str:
         """The rule, as the table's notes state it."""
-        return (f"noise rule: a row whose p90/median exceeds {self.limit:g}, or whose threads waited for a core "
-                f"(run queue, /proc schedstat) more than {self.wait_limit:.0%} of its timed wall time, is marked "
-                f"noisy or contended and gets no ratio, nor does a row compared with it, nor a target on it")
+        return (f"noise rule: a row whose p90/median exceeds {self.limit:g} (noisy), or during whose warm-up and "
+                f"runs other processes used more than {self.shared_limit:.0%} of the CPUs (shared, from /proc), "
+                f"gets no ratio, nor does a row compared with it, nor a target on it")
 
 
-def runqueue_wait_ms() -> dict[str, float] | None:
-    """Per thread of this process, the milliseconds it has spent runnable but waiting for a CPU
-    (``/proc/self/task/*/schedstat``, second field); None where that file does not exist.
+def cpu_ticks() -> tuple[int, int] | None:
+    """Clock ticks of CPU time so far: the whole machine's busy time (``/proc/stat``) and this
+    process's with its descendants' (``/proc/PID/stat``, e.g. data-loader workers); None where
+    /proc does not say.
 
     Why: a row timed while other work holds the cores can be uniformly slow, so its spread looks
     clean (in a quick run at load 8, r3d_18 eager took 1578 ms against ~100 ms idle with a
-    p90/median of 1.33);
-    the time its threads spent waiting for a core says so directly.
+    p90/median of 1.33); what the other processes used of the CPUs meanwhile says so directly. The
+    time this process's own threads waited for a core (``schedstat``) does not: ``read_clip``'s
+    decoder threads wait for each other on an idle machine too.
     """
-    if not os.path.exists("/proc/self/schedstat"):
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+        procs: dict[int, tuple[int, int]] = {}  # pid -> (ppid, utime + stime)
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    rest = handle.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):  # a process that ended meanwhile
+                continue
+            procs[int(entry)] = (int(rest[1]), int(rest[11]) + int(rest[12]))
+    except (OSError, ValueError, IndexError):
         return None
-    waits = {}
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat") as handle:
-                waits[tid] = int(handle.read().split()[1]) / 1e6
-        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
-            continue
-    return waits
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal (guest is in user)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    own, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        own += procs.get(pid, (0, 0))[1]
+        todo += children.get(pid, [])
+    return busy, own
 
 
-def waited_ms(before: dict[str, float] | None, after: dict[str, float] | None) -> float | None:
-    """Waiting time added between two :func:`runqueue_wait_ms` readings (a new thread from zero)."""
-    if before is None or after is None:
+def others_share(before: tuple[int, int] | None, after: tuple[int, int] | None, seconds: float) -> float | None:
+    """The share of all CPUs' time that other processes used between two :func:`cpu_ticks` readings
+    ``seconds`` apart (0: the machine was this process's alone)."""
+    if before is None or after is None or seconds <= 0:
         return None
-    return sum(max(0.0, wait - before.get(tid, 0.0)) for tid, wait in after.items())
+    capacity = seconds * os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)
+    return max(0.0, (after[0] - before[0]) - (after[1] - before[1])) / capacity
 
 
 def warm_up(fn: Callable[[], object], calls: int, seconds: float = WARMUP_S, max_calls: int = MAX_WARMUP_CALLS) -> int:
@@ -151,15 +174,14 @@ def measure(
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if settle_s > 0:
         time.sleep(settle_s)
+    ticks, began = cpu_ticks(), time.perf_counter()  # from the warm-up on: 10 ms ticks need a long window
     warmed = warm_up(fn, warmup, warmup_s) if warmup > 0 else 0  # 0: no warm-up at all
     times = []
-    waits = runqueue_wait_ms()
     for _ in range(repeats):
         started = time.perf_counter()
         fn()
         times.append((time.perf_counter() - started) * 1e3)
-    waited = waited_ms(waits, runqueue_wait_ms())
-    return Stats(tuple(times), warmed, None if waited is None else waited / max(sum(times), 1e-9))
+    return Stats(tuple(times), warmed, others_share(ticks, cpu_ticks(), time.perf_counter() - began))
 
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
