@@ -206,12 +206,15 @@ def build(store: ModelStore) -> None:
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, ...]:
+        session, current = _session(request), (video, checkpoint)
+        if not latest.is_current(session, current):
+            return (gr.skip(),) * 4  # superseded while it waited in the queue: no work for nothing
         path, info = require_video_info(video, store.config)
         progress(0.1, desc="loading model")
         predictor = store.get(checkpoint)
         progress(0.3, desc="decoding, classifying and looking for a person")
         result = predictor.predict(path, top_k=TOP_K)
-        if not latest.is_current(_session(request), (video, checkpoint)):
+        if not latest.is_current(session, current):
             return (gr.skip(),) * 4  # the session has started a newer request: this one must not show
         frames = (result.clip.numpy(), result.pose)
         token = store.frames.put(frames, replaces=previous)  # for the checkbox: redraws, never recomputes

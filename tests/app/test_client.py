@@ -302,13 +302,14 @@ def test_a_result_for_an_older_request_of_the_session_is_dropped():
 
     app = build_app(AppConfig(device="cpu"))
     fns = {dep.fn.__name__: dep for dep in app.fns.values() if dep.fn is not None}
-    clear, timeline = fns["clear"].fn, fns["timeline"].fn
+    clear, predict, timeline = fns["clear"].fn, fns["predict"].fn, fns["timeline"].fn
     session = SimpleNamespace(session_hash="tab-1")
     long_video, squat = str(SAMPLES_DIR / "long_recording.mp4"), str(SAMPLES_DIR / "squat.mp4")
     cleared = clear(squat, STANDARD, None, session)
     assert [getattr(c, "visible", True) for c in cleared] == [False, True, True, True, False, True]
     assert [getattr(c, "value", c) for c in cleared] == ["", "", None, None, None, None]  # every output emptied
     assert timeline(long_video, STANDARD, session) == (gr.skip(), gr.skip())  # superseded: no work, no result
+    assert predict(long_video, STANDARD, True, None, session) == (gr.skip(),) * 4
     clear(long_video, STANDARD, None, session)
     segments, plot = timeline(long_video, STANDARD, session)
     assert segments.visible is True and plot.visible is True
