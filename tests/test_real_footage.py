@@ -47,9 +47,15 @@ def test_the_four_views_never_name_different_exercises(checkpoint: str) -> None:
     assert all(r.verdict != "no_person" for r in results.values()), "one real person, in full view, in every frame"
 
 
-@pytest.mark.xfail(strict=True, reason="the fourth camera view gets `uncertain` where the other three get "
-                   "`exercise` side_bend (measured 2026-11-29); a pose-based stream is the planned remedy")
-@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+# Measured 2026-11-29: the standard checkpoint (round 3) answers side_bend in all four views; the
+# high_temporal one gives `uncertain` in the fourth where the other three get `exercise` side_bend.
+DISAGREES = pytest.mark.xfail(strict=True, reason="high_temporal: the fourth view is `uncertain`, the others "
+                              "`exercise` side_bend; a pose-based stream is the planned remedy")
+
+
+@pytest.mark.parametrize(
+    "checkpoint", [pytest.param(c, marks=DISAGREES) if "high_temporal" in c else c for c in CHECKPOINTS]
+)
 def test_the_four_views_of_one_movement_get_one_answer(checkpoint: str) -> None:
     answers = {view: (_predict(checkpoint, view).verdict, _predict(checkpoint, view).label) for view in VIEWS}
     assert len(set(answers.values())) == 1, answers

@@ -1,0 +1,43 @@
+"""The default predictor's verdicts on freshly generated synthetic videos (a seed never trained on):
+the person check and the threshold must not take away the answers it got right (docs/verdicts.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exercise_rec.data.dataset import ExerciseVideoDataset
+from exercise_rec.data.synthetic import generate_dataset
+from exercise_rec.inference import DEFAULT_CHECKPOINT, Predictor
+from exercise_rec.trust import summarize_verdicts
+
+pytestmark = pytest.mark.heavy
+FRESH_SEED = 31337  # never used for training or for choosing a rule
+PER_CLASS = 3  # 48 exercise clips and 3 no_exercise clips
+
+
+@pytest.fixture(scope="module")
+def fresh_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_dataset(tmp_path_factory.mktemp("fresh") / "synth", PER_CLASS, seed=FRESH_SEED)
+
+
+@pytest.mark.xfail(strict=True, reason="the bar is not met yet: 43 of 48 exercise clips (89.6%) get `exercise` with "
+                   "the right label on this seed (measured 2026-11-29; 3 wrong labels, 1 no_person, 1 uncertain): "
+                   "the model itself, not the verdicts, is short of 95% here")
+def test_default_predictor_keeps_its_right_answers_as_exercise_verdicts(fresh_set: Path) -> None:
+    predictor = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu", person_check=True)
+    summary = summarize_verdicts(predictor, fresh_set, None)
+    assert summary.exercise_right >= 0.95 * summary.exercise_clips, summary.line()
+    assert summary.no_exercise_right == summary.no_exercise_clips, summary.line()
+
+
+def test_verdicts_take_few_right_answers_away(fresh_set: Path) -> None:
+    """What the verdicts themselves cost: right labels turned into `uncertain` / `no_person`."""
+    predictor = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu", person_check=True)
+    lost = 0
+    items = ExerciseVideoDataset(fresh_set, None, predictor.meta.clip_len).items
+    for item in items:
+        result = predictor.predict(item.path)
+        lost += result.label == predictor.class_names[item.label] and result.verdict in ("uncertain", "no_person")
+    assert lost <= 0.05 * len(items), f"{lost} of {len(items)} right answers became uncertain or no_person"
