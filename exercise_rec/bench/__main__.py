@@ -1,7 +1,7 @@
 """``python -m exercise_rec.bench``: measure, then print one table (stdout) and optionally JSON.
 
-    python -m exercise_rec.bench                 # full run (about 10 minutes on 2 cores)
-    python -m exercise_rec.bench --quick         # every section, smaller inputs, about 2 minutes
+    python -m exercise_rec.bench                 # full run (5.5 minutes on the idle 2-core machine)
+    python -m exercise_rec.bench --quick         # every section, smaller inputs, about 1.5 minutes
     python -m exercise_rec.bench --sections decode cam --repeats 10 --json out.json
     python -m exercise_rec.bench --gpu           # adds CUDA training throughput when a GPU is there
 

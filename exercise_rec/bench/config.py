@@ -1,7 +1,7 @@
 """What one benchmark run measures and how hard: the single settings object every section reads.
 
 Why ``quick`` is a set of smaller choices rather than fewer sections: CI runs ``--quick`` so that
-every code path of every section keeps working, in well under two minutes on 2 cores; the choices
+every code path of every section keeps working, in about 1.5 minutes on 2 idle cores; the choices
 it shrinks (input size, file length, repetitions, configurations) are printed with the table.
 """
 

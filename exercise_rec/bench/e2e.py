@@ -44,5 +44,7 @@ def run(cfg: BenchConfig) -> Section:
                 rows.append(peer)
             else:
                 rows.append(row.with_ratios(row.faster(peer, f"faster than backend {BACKENDS[0]}")))
-    notes = (f"{DEFAULT_CHECKPOINT.name}, CPU; backend {BACKENDS[0]} is the eager default",)
+    check = any(getattr(p, "pose", None) is not None for p in predictors.values() if not isinstance(p, str))
+    notes = (f"{DEFAULT_CHECKPOINT.name}, CPU; backend {BACKENDS[0]} is the eager default; the person check (pose "
+             f"estimator, Predictor's default when installed) {'on' if check else 'off (not installed)'}",)
     return Section("e2e", tuple(rows), (), notes)
