@@ -9,6 +9,7 @@ estimator's weights digest, this library's version and the sampling settings.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -21,7 +22,7 @@ from tqdm.auto import tqdm
 
 from exercise_rec import __version__
 from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
-from exercise_rec.data.video import VideoInfo, probe, read_windows, resize_shape
+from exercise_rec.data.video import VideoInfo, probe, read_windows
 from exercise_rec.errors import ConfigError
 from exercise_rec.io import atomic_path, cache_root
 from exercise_rec.pose.blazepose import MIN_PRESENCE, NUM_KEYPOINTS, BlazePose
@@ -140,8 +141,8 @@ class PoseEstimator:
         if use_cache and cache_file.is_file():
             return PoseTrack.load(cache_file)
         indices = np.arange(0, info.frames, every)
-        short = min(VIDEO_SHORT_SIDE, info.width, info.height)
-        decoded_height = (resize_shape(info.height, info.width, short) or (info.height, info.width))[0]
+        known = min(info.width, info.height) > 0  # some streams' headers give no frame size
+        short = min(VIDEO_SHORT_SIDE, info.width, info.height) if known else VIDEO_SHORT_SIDE
         # The budget bounds the file's decoding; the estimator's own time is not the file's fault.
         budget = replace(limits, budget_s=limits.budget_s + ESTIMATOR_S_PER_FRAME * len(indices))
         clips = read_windows(path, [(i, i + 1) for i in indices], 1, short, info=info, limits=budget)
@@ -149,7 +150,10 @@ class PoseEstimator:
                    disable=not progress or len(indices) <= PROGRESS_FROM_FRAMES)  # fmt: skip
         with bar:
             frames = (bar.update() or clip[0].numpy() for clip in clips)
-            track = self._collect(frames, len(indices), info.height / decoded_height, (info.height, info.width))
+            first = next(frames)
+            scale = info.height / first.shape[0] if known else 1.0
+            size = (info.height, info.width) if known else first.shape[:2]
+            track = self._collect(itertools.chain([first], frames), len(indices), scale, size)
         track = replace(track, frame_indices=indices, fps=info.fps)
         if use_cache:
             track.save(cache_file)

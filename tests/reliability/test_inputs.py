@@ -142,7 +142,9 @@ def test_cli_as_a_process(corpus: Corpus) -> None:
 def test_app_predicts_valid_files(name: str, corpus: Corpus, app_client: Client) -> None:
     top = predict_upload(app_client, corpus.valid[name])[0]
     confidences = [c["confidence"] for c in top["confidences"]]  # the app shows the top 5 of 17
-    assert top["label"] == top["confidences"][0]["label"] and len(confidences) == 5
+    # The bars are headed by the class, or by what kind of answer it is (docs/app.md)
+    heading = top["confidences"][0]["label"]
+    assert top["label"] in (heading, "uncertain", "no_person", "long_video") and len(confidences) == 5
     assert confidences == sorted(confidences, reverse=True) and 0 < sum(confidences) <= 1 + 1e-6
 
 
