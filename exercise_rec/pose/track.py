@@ -149,7 +149,7 @@ class PoseEstimator:
         bar = tqdm(total=len(indices), desc=f"pose {Path(path).name}", unit="frame",
                    disable=not progress or len(indices) <= PROGRESS_FROM_FRAMES)  # fmt: skip
         with bar:
-            frames = (bar.update() or clip[0].numpy() for clip in clips)
+            frames = _counted((clip[0].numpy() for clip in clips), bar)
             first = next(frames)
             scale = info.height / first.shape[0] if known else 1.0
             size = (info.height, info.width) if known else first.shape[:2]
@@ -177,3 +177,10 @@ class PoseEstimator:
         key = hashlib.sha256(f"{digest.hexdigest()}|{self.version}|{every}|{VIDEO_SHORT_SIDE}".encode())
         return cache_root() / "pose" / f"{key.hexdigest()[:32]}.npz"
 
+
+def _counted(frames: Iterator[np.ndarray], bar: tqdm) -> Iterator[np.ndarray]:
+    """``frames``, ticking ``bar`` once per frame (``tqdm.update`` returns a bool, so it cannot be
+    chained into an expression: that once fed ``True`` to the estimator as a frame)."""
+    for frame in frames:
+        bar.update()
+        yield frame
