@@ -19,7 +19,6 @@ import fcntl
 import gzip
 import hashlib
 import logging
-import os
 import shlex
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from typing import IO, Literal
 
 from exercise_rec.cli_common import OneLineParser, cli
 from exercise_rec.errors import ConfigError, ExerciseRecError
-from exercise_rec.io import atomic_path
+from exercise_rec.io import atomic_path, cache_root
 
 __all__ = ["REAL_CLIPS", "ClipSource", "RealClipUnavailable", "default_cache_dir", "fetch", "fetch_all"]
 
@@ -92,9 +91,7 @@ REAL_CLIPS: dict[str, ClipSource] = {
 def default_cache_dir() -> Path:
     """``$EXERCISE_REC_CACHE/realclips``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, then ``exercise_rec/realclips``
     (the project's cache; deleting it only costs a download)."""
-    if folder := os.environ.get("EXERCISE_REC_CACHE"):
-        return Path(folder) / "realclips"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "exercise_rec" / "realclips"
+    return cache_root() / "realclips"
 
 
 def fetch(name: str, cache_dir: Path | None = None) -> Path:
