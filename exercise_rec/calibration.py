@@ -55,16 +55,10 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
 def choose_min_confidence(probs: np.ndarray, labels: np.ndarray, keep: float = KEEP_CORRECT) -> float:
     """The largest multiple of 0.05 in [0.05, 0.95] at which at least ``keep`` of the correctly
     classified clips keep a top-1 probability at or above it (docs/verdicts.md, rule 2)."""
-    correct = probs.argmax(axis=1) == labels
-    if not correct.any():
+    if not (probs.argmax(axis=1) == labels).any():
         raise ConfigError("no clip of the split is classified right: nothing to calibrate a threshold on")
-    confidence = probs.max(axis=1)[correct]
-    best = THRESHOLD_STEP
-    for step in range(1, round(1 / THRESHOLD_STEP)):
-        threshold = round(step * THRESHOLD_STEP, 2)
-        if (confidence >= threshold - 1e-9).mean() >= keep:
-            best = threshold
-    return best
+    steps = (round(step * THRESHOLD_STEP, 2) for step in range(1, round(1 / THRESHOLD_STEP)))
+    return max((t for t in steps if kept_share(probs, labels, t) >= keep), default=THRESHOLD_STEP)
 
 
 def kept_share(probs: np.ndarray, labels: np.ndarray, threshold: float) -> float:
