@@ -2,6 +2,7 @@
 
     python -m exercise_rec.synth --out data/synth --per-class 30 --seed 0
     python -m exercise_rec.synth --out data/synth_long --long --count 6 --duration 40
+    python -m exercise_rec.synth --out data/synth_framing --per-class 10 --layout small_off_centre
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from tqdm import tqdm
 from exercise_rec.cli_common import OneLineParser, cli, positive_int
 from exercise_rec.data.synthetic import (
     CLASS_NAMES,
+    LAYOUT_PRESETS,
+    Layout,
     SynthConfig,
     generate_dataset,
     generate_long,
@@ -31,6 +34,16 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}") from None
     return width, height
+
+
+def _scale_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX such as 0.3,0.5, got {text!r}") from None
+    if not 0 < low <= high <= 1:
+        raise argparse.ArgumentTypeError(f"expected 0 < MIN <= MAX <= 1, got {text!r}")
+    return low, high
 
 
 def _classes(text: str) -> list[str]:
@@ -60,6 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--size", type=_size, default=(320, 240), help="nominal frame size WIDTHxHEIGHT (default 320x240)")
     p.add_argument("--fixed-size", action="store_true", help="every video exactly --size (no aspect/size variation)")
+    p.add_argument(
+        "--layout",
+        choices=LAYOUT_PRESETS,
+        default="default",
+        help="how the person sits in the frame: 'default' (large, 4:3 / 16:9 / 3:4 frames) or 'small_off_centre' "
+        "(person fills 25-45%% of the frame, anywhere in it, 16:9 and 9:16 frames, one video in five cut off "
+        "by an edge: the framing test set; --fixed-size keeps --size's shape)",
+    )
+    p.add_argument(
+        "--person-scale",
+        type=_scale_range,
+        default=None,
+        metavar="MIN,MAX",
+        help="share of the limiting frame side the person's extent fills, drawn per video "
+        "(default: the layout's; 0.6,0.9 for 'default')",
+    )
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     return p
 
@@ -76,7 +105,12 @@ def warn_empty_splits(per_class: int, config: SynthConfig) -> None:
 def run(args: argparse.Namespace) -> int:
     duration = args.duration if args.duration is not None else (40.0 if args.long else 3.0)
     width, height = args.size
-    config = replace(SynthConfig(), width=width, height=height, duration=duration, vary_resolution=not args.fixed_size)
+    layout = Layout.preset(args.layout)
+    if args.person_scale is not None:
+        layout = replace(layout, person_scale=args.person_scale)
+    config = replace(
+        SynthConfig(), width=width, height=height, duration=duration, vary_resolution=not args.fixed_size, layout=layout
+    )
     prepare_output_dir(args.out)  # a bad --out fails here, before the progress bar draws
     if not args.long:
         warn_empty_splits(args.per_class, config)

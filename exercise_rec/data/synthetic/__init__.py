@@ -13,6 +13,8 @@ from exercise_rec.data.synthetic.generate import (
 )
 from exercise_rec.data.synthetic.motions import BACKGROUND_CLASS, CLASS_NAMES
 from exercise_rec.data.synthetic.scene import (
+    LAYOUT_PRESETS,
+    Layout,
     SynthConfig,
     SynthError,
     SynthVideo,
@@ -25,6 +27,8 @@ __all__ = [
     "BACKGROUND_CLASS",
     "CLASS_NAMES",
     "JOINT_NAMES",
+    "LAYOUT_PRESETS",
+    "Layout",
     "SynthConfig",
     "SynthError",
     "SynthVideo",

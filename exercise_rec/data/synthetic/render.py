@@ -75,6 +75,7 @@ class Camera:
     roll: float
     scale: float
     origin: tuple[float, float]  # image (u, v) of world x = 0 on the floor
+    cut: str | None = None  # the frame edge (one of CUT_EDGES) the figure is placed past, if any
 
 
 def _rgb(value: np.ndarray) -> tuple[int, int, int]:
@@ -98,22 +99,55 @@ def rotate_view(joints: np.ndarray, elevation: float) -> tuple[np.ndarray, np.nd
     return np.stack([x, y * np.cos(e) - z * np.sin(e)], -1), z * np.cos(e) + y * np.sin(e)
 
 
-def place_camera(plane: np.ndarray, body: Body, width: int, height: int, rng: np.random.Generator) -> Camera:
-    """Random scale and position that keep the figure in the frame in every frame.
+CUT_EDGES = ("bottom", "top", "left", "right")  # where a cut-off figure leaves the frame
+CUT_EDGE_P = (0.4, 0.2, 0.2, 0.2)  # feet cut most often, as a camera set too close does
+
+
+def place_camera(
+    plane: np.ndarray,
+    body: Body,
+    width: int,
+    height: int,
+    rng: np.random.Generator,
+    person_scale: tuple[float, float] = (0.6, 0.9),
+    cut_off: float = 0.0,
+    cut_depth: tuple[float, float] = (0.1, 0.25),
+) -> Camera:
+    """Random scale and position that keep the figure in the frame in every frame (unless cut off).
 
     The scale comes from the largest single-frame extent (so walking across does not shrink the
-    person); the position from the extent over the whole clip when that fits, else centred.
+    person): that extent fills ``person_scale`` (drawn uniformly) of the limiting frame dimension.
+    The position comes from the extent over the whole clip when that fits (uniform over the spare
+    room, so a small figure lands anywhere, often off centre), else centred. With probability
+    ``cut_off`` one edge (:data:`CUT_EDGES`) cuts the figure instead: over the clip it reaches
+    ``cut_depth`` (drawn uniformly) of its joints' largest single-frame extent beyond that edge, so
+    joints leave the frame. ``cut_off == 0`` draws nothing extra (videos stay as they were).
     """
     pad = 2.5 * body.limb_width + body.head_radius
     low, high = plane.min(axis=1) - pad, plane.max(axis=1) + pad  # [T, 2]
     frame_extent = (high - low).max(axis=0)
-    scale = rng.uniform(0.6, 0.9) * min(width / frame_extent[0], height / frame_extent[1])
+    scale = rng.uniform(*person_scale) * min(width / frame_extent[0], height / frame_extent[1])
     lo_all, hi_all = low.min(axis=0) * scale, high.max(axis=0) * scale
     spare_u = width - (hi_all[0] - lo_all[0])
     u0 = (rng.uniform(0, spare_u) if spare_u > 0 else spare_u / 2) - lo_all[0]
     spare_v = height - (hi_all[1] - lo_all[1])
     v0 = height - (rng.uniform(0, max(spare_v, 0)) + min(spare_v, 0) / 2) + lo_all[1]
-    return Camera(roll=rng.uniform(-4, 4), scale=scale, origin=(u0, v0))
+    edge = None
+    if cut_off > 0 and rng.random() < cut_off:
+        # measured on the joints (not the padded box), so joints do leave the frame
+        j_lo, j_hi = plane.min(axis=1), plane.max(axis=1)  # [T, 2]
+        j_lo_all, j_hi_all = j_lo.min(axis=0) * scale, j_hi.max(axis=0) * scale
+        edge = CUT_EDGES[int(rng.choice(len(CUT_EDGES), p=CUT_EDGE_P))]
+        beyond = rng.uniform(*cut_depth) * (j_hi - j_lo).max(axis=0) * scale  # (u, v) pixels past the edge
+        if edge == "left":  # image u = u0 + scale * x
+            u0 = -beyond[0] - j_lo_all[0]
+        elif edge == "right":
+            u0 = width + beyond[0] - j_hi_all[0]
+        elif edge == "bottom":  # image v = v0 - scale * y (y up)
+            v0 = height + beyond[1] + j_lo_all[1]
+        else:
+            v0 = j_hi_all[1] - beyond[1]
+    return Camera(roll=rng.uniform(-4, 4), scale=scale, origin=(u0, v0), cut=edge)
 
 
 def to_image(plane: np.ndarray, camera: Camera, width: int, height: int) -> np.ndarray:

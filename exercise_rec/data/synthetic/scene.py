@@ -7,7 +7,8 @@ generator passed in, so a video is a function of its seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,6 +40,80 @@ class SynthError(ExerciseRecError, ValueError):
     """A generator setting or output location that cannot work."""
 
 
+def _pair(name: str, value: tuple[float, float], low: float, high: float) -> tuple[float, float]:
+    """``value`` as a (min, max) float pair with low < min <= max <= high, else SynthError."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SynthError(f"Layout.{name} must be a (min, max) pair, got {value!r}") from None
+    if not low < lo <= hi <= high:
+        raise SynthError(f"Layout.{name} must satisfy {low:g} < min <= max <= {high:g}, got {value!r}")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the person sits in the frame: size, frame shapes, and how often the frame cuts them.
+
+    The default is the layout every dataset so far was made with (same seed, same bytes). Placement
+    is always uniform over the room the figure leaves in the frame, so a small figure lands
+    anywhere, mostly off centre. Joints stay in pixel coordinates and may lie outside the frame when
+    the person is cut off.
+    """
+
+    person_scale: tuple[float, float] = (0.6, 0.9)
+    """(min, max) share of the limiting frame dimension that the figure's largest single-frame
+    extent fills (drawn uniformly per video; 1 = touching both edges)."""
+    aspects: tuple[tuple[float, float], ...] = ((4 / 3, 0.55), (16 / 9, 0.3), (3 / 4, 0.15))
+    """(width / height, probability) of the frame shapes; used when ``SynthConfig.vary_resolution``."""
+    cut_off: float = 0.0
+    """Probability that the person is placed partly outside the frame (past one edge; feet most often)."""
+    cut_depth: tuple[float, float] = (0.1, 0.25)
+    """(min, max) share of the figure's single-frame extent (between its outermost joints) that
+    reaches past the edge when cut off."""
+    pelvis_reach: float = 0.4
+    """How far from the frame centre, as a share of the width, the pelvis may go; a path that goes
+    further (walking in or out) is compressed towards the centre. 0.5: anywhere in the frame (always
+    so for a person cut off by the left or right edge)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "person_scale", _pair("person_scale", self.person_scale, 0.0, 1.0))
+        object.__setattr__(self, "cut_depth", _pair("cut_depth", self.cut_depth, 0.0, 0.5))
+        if not 0 <= self.cut_off <= 1:
+            raise SynthError(f"Layout.cut_off is a probability in [0, 1], got {self.cut_off!r}")
+        if not 0 < self.pelvis_reach <= 0.5:
+            raise SynthError(f"Layout.pelvis_reach must be in (0, 0.5], got {self.pelvis_reach!r}")
+        try:
+            shapes = [(float(a), float(p)) for a, p in self.aspects]
+        except (TypeError, ValueError):
+            raise SynthError(f"Layout.aspects must be (width/height, probability) pairs, got {self.aspects!r}") from None
+        if not shapes or any(not (a > 0 and math.isfinite(a)) or not p >= 0 for a, p in shapes):
+            raise SynthError(f"Layout.aspects needs positive aspects and probabilities >= 0, got {self.aspects!r}")
+        if abs(sum(p for _, p in shapes) - 1) > 1e-6:
+            raise SynthError(f"Layout.aspects probabilities must sum to 1, got {self.aspects!r}")
+        object.__setattr__(self, "aspects", tuple(shapes))
+
+    @classmethod
+    def small_off_centre(cls) -> Layout:
+        """Small people anywhere in wide (16:9) and tall (9:16) frames, one in five cut by an edge.
+
+        The framing test set: a centre crop loses or shrinks the person; person framing is needed.
+        """
+        return cls(person_scale=(0.25, 0.45), aspects=((16 / 9, 0.5), (9 / 16, 0.5)), cut_off=0.2, pelvis_reach=0.5)
+
+    @classmethod
+    def preset(cls, name: str) -> Layout:
+        """A named layout: one of :data:`LAYOUT_PRESETS`."""
+        if name == "default":
+            return cls()
+        if name == "small_off_centre":
+            return cls.small_off_centre()
+        raise SynthError(f"unknown layout {name!r}; valid: {', '.join(LAYOUT_PRESETS)}")
+
+
+LAYOUT_PRESETS = ("default", "small_off_centre")
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """What every generated video shares; per-video variation is drawn around these."""
@@ -47,9 +122,10 @@ class SynthConfig:
     height: int = 240
     duration: float = 3.0  # seconds per clip (+-15% per video); long mode: per recording
     fps_range: tuple[int, int] = (24, 30)
-    vary_resolution: bool = True  # area +-25% and 4:3 / 16:9 / portrait 3:4 frames
+    vary_resolution: bool = True  # area +-25% and the layout's frame shapes (default 4:3 / 16:9 / portrait 3:4)
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    layout: Layout = field(default_factory=Layout)  # person size, frame shapes, cut-off people
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:
@@ -61,6 +137,8 @@ class SynthConfig:
         if self.val_fraction < 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 1:
             fractions = (self.val_fraction, self.test_fraction)
             raise SynthError(f"val/test fractions must be >= 0 and sum below 1, got {fractions}")
+        if not isinstance(self.layout, Layout):
+            raise SynthError(f"SynthConfig.layout must be a Layout, got {type(self.layout).__name__}")
 
 
 @dataclass
@@ -83,7 +161,9 @@ def video_rng(seed: int, stream: int, index: int) -> np.random.Generator:
 def _frame_size(config: SynthConfig, rng: np.random.Generator) -> tuple[int, int]:
     if not config.vary_resolution:
         return config.width - config.width % 2, config.height - config.height % 2
-    aspect = rng.choice([4 / 3, 16 / 9, 3 / 4], p=[0.55, 0.3, 0.15])
+    aspects, weights = zip(*config.layout.aspects)
+    weights = np.asarray(weights, dtype=float)
+    aspect = rng.choice(np.asarray(aspects, dtype=float), p=weights / weights.sum())
     area = config.width * config.height * rng.uniform(0.8, 1.25)
     width, height = np.sqrt(area * aspect), np.sqrt(area / aspect)
     return int(round(width / 2)) * 2, int(round(height / 2)) * 2
@@ -94,17 +174,28 @@ def _view(motion_view: float, jitter: float, rng: np.random.Generator) -> float:
     return float(rng.choice([-1.0, 1.0]) * (motion_view + rng.uniform(-jitter, jitter)))
 
 
-def render_pose(pose: Pose, body: Body, fps: float, size: tuple[int, int], rng: np.random.Generator) -> SynthVideo:
+def render_pose(
+    pose: Pose,
+    body: Body,
+    fps: float,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    layout: Layout | None = None,
+) -> SynthVideo:
     """Project, place and paint a posed figure in a random room, with random camera degradations."""
+    layout = layout or Layout()
     width, height = size
     joints3d = forward_kinematics(body, pose)
     elevation = rng.uniform(0, 15)  # degrees the camera looks down
     plane, depth = rotate_view(joints3d, elevation)
-    camera = place_camera(plane, body, width, height, rng)
+    camera = place_camera(
+        plane, body, width, height, rng, layout.person_scale, cut_off=layout.cut_off, cut_depth=layout.cut_depth
+    )
     uv = to_image(plane, camera, width, height)
     # keep the person (pelvis) inside the frame when walking would take them out: compress the path
     centre_u = uv[:, JOINT["pelvis"], 0] - width / 2
-    squeeze = min(1.0, 0.4 * width / max(np.abs(centre_u).max(), 1e-6))
+    reach = 0.5 if camera.cut in ("left", "right") else layout.pelvis_reach  # do not pull a cut person back in
+    squeeze = min(1.0, reach * width / max(np.abs(centre_u).max(), 1e-6))
     uv[..., 0] -= ((1 - squeeze) * centre_u)[:, None]
     # the chest's facing direction on screen (x right, y down) puts the face on the right side of the head
     across = joints3d[:, JOINT["l_shoulder"]] - joints3d[:, JOINT["r_shoulder"]]
@@ -142,7 +233,7 @@ def render_clip(class_name: str, rng: np.random.Generator, config: SynthConfig) 
     body = Body.sample(rng)
     pose = motion.program(t, rng, body)
     pose.set(yaw=pose.get("yaw") + _view(motion.view, motion.view_jitter, rng))
-    video = render_pose(pose, body, fps, _frame_size(config, rng), rng)
+    video = render_pose(pose, body, fps, _frame_size(config, rng), rng, config.layout)
     video.labels = [class_name] * frames
     return video
 
@@ -209,6 +300,6 @@ def render_recording(rng: np.random.Generator, config: SynthConfig) -> SynthVide
     pose = parts[0][0]
     for part, weight in parts[1:]:
         pose = blend(pose, part, weight)
-    video = render_pose(pose, body, fps, _frame_size(config, rng), rng)
+    video = render_pose(pose, body, fps, _frame_size(config, rng), rng, config.layout)
     video.labels = list(labels)
     return video
