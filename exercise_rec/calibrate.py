@@ -65,7 +65,8 @@ def calibrate_checkpoint(
     *, report: bool = True,
 ) -> Calibration:
     """Calibrate the checkpoint at ``path`` on ``root``'s ``split`` and store the result in it (or ``out``)."""
-    predictor = Predictor.from_checkpoint(path, device=device, person_check=False)
+    # The person check stays available: it frames the clips as prediction will (no verdicts are made here).
+    predictor = Predictor.from_checkpoint(path, device=device)
     result = calibrate(predictor, root, split, report=report)
     write_calibration(path, result.as_meta(), out)
     return result

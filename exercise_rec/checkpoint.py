@@ -45,6 +45,8 @@ class CheckpointMeta:
     version: str = __version__
     # Temperature and verdict threshold (exercise_rec.calibration; empty: documented defaults).
     calibration: dict[str, float] = field(default_factory=dict)
+    # Person framing the model was trained with (exercise_rec.data.framing: "margin"); empty: centre crops.
+    framing: dict[str, float] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -57,6 +59,7 @@ class CheckpointMeta:
         # Plain numbers only: anything else would make the file fail weights_only loading.
         data["metrics"] = {str(k): float(v) for k, v in self.metrics.items()}
         data["calibration"] = {str(k): float(v) for k, v in self.calibration.items()}
+        data["framing"] = {str(k): float(v) for k, v in self.framing.items()}
         return data
 
     @classmethod
@@ -80,6 +83,7 @@ class CheckpointMeta:
             metrics={str(k): float(v) for k, v in dict(data.get("metrics", {})).items()},
             version=str(data.get("version", "unknown")),
             calibration={str(k): float(v) for k, v in dict(data.get("calibration", {})).items()},
+            framing={str(k): float(v) for k, v in dict(data.get("framing", {})).items()},
         )
 
 

@@ -125,13 +125,15 @@ def build_parser() -> OneLineParser:
     p.add_argument("--seed", type=int, default=0, help="split seed when the folder has no split files")
     p.add_argument("--out", type=Path, help="write metrics.json and confusion .png/.csv here")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    p.add_argument("--no-framing", action="store_true",
+                   help="centre crop instead of the crop around the person the pose estimator finds")
     return p
 
 
 def _run(args: argparse.Namespace) -> int:
     if not args.data.is_dir():
         raise DatasetError(args.data, "dataset directory not found")
-    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, framing=not args.no_framing)
     split = None if args.split == "all" else args.split
     result = evaluate(predictor, args.data, split, args.views, args.seed)
     m = result.metrics

@@ -25,9 +25,10 @@ import torch
 from torch import nn
 
 from exercise_rec.checkpoint import CheckpointMeta, load_checkpoint
+from exercise_rec.data.framing import CropBox, FramingConfig, person_crop, scale_box
 from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
 from exercise_rec.data.transforms import AugmentConfig, build_transforms
-from exercise_rec.data.video import VideoInfo, probe, read_clip, read_windows
+from exercise_rec.data.video import AtMost, VideoInfo, probe, read_clip, read_windows
 from exercise_rec.device import clip_memory_format, pick_device
 from exercise_rec.errors import ConfigError
 from exercise_rec.fastpath import FastModel, FastPathError
@@ -46,6 +47,9 @@ CLIP_S = 3.0
 LONG_VIDEO_S = 2 * CLIP_S
 WINDOW_BATCH = 8  # windows per forward pass in predict_windows: bounded memory on long videos
 TIMELINE_POSE_FPS = 4.0  # the timeline's person check samples the video this often (docs/verdicts.md)
+# With person framing, frames are decoded with this short side at most, so that a small person
+# still fills the model's input with real pixels (a 1080p frame decoded at 128 leaves them ~40 px).
+FRAMING_SHORT_SIDE = 360
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Prediction:
     verdict: str
     reason: str
     pose: PoseTrack | None = None
+    framing: CropBox | None = None  # the crop around the person, pixels of ``clip``; None: centre crop
 
     @property
     def label(self) -> str:
@@ -111,12 +116,15 @@ class Predictor:
         backend: str = "torch",
         limits: DecodeLimits = DEFAULT_LIMITS,
         person_check: bool | None = None,
+        framing: bool = True,
     ) -> None:
         """``backend`` other than ``"torch"`` runs the fast CPU path (``exercise_rec.fastpath``);
         ``model`` stays the eager module either way (explanations need its gradients). ``limits``
         bound every file this predictor decodes (frame size, aspect ratio, time per request).
         ``person_check``: True requires the pose estimator (``PoseUnavailable`` if it is not
-        installed), False turns it off, None uses it when installed and warns once when not."""
+        installed), False turns it off, None uses it when installed and warns once when not.
+        ``framing``: crop around the person the estimator finds (:mod:`exercise_rec.data.framing`,
+        with the margin the checkpoint was trained with); False, or no estimator, keeps the centre crop."""
         self.device = pick_device(str(device) if device is not None else ("cpu" if backend != "torch" else None))
         if backend != "torch" and self.device.type != "cpu":
             raise FastPathError(f"backend {backend!r} is a CPU path; use device='cpu' or backend='torch'")
@@ -125,11 +133,10 @@ class Predictor:
         self.meta = meta
         self.backend = backend
         self.limits = limits
-        self.transform = build_transforms(
-            False, meta.input_size, AugmentConfig(mean=meta.mean, std=meta.std)
-        )
         self.rule = VerdictRule.from_calibration(meta.calibration)
         self.pose = _pose_estimator(person_check)
+        self.framing = FramingConfig(**meta.framing) if framing and self.pose is not None else None
+        self.transform = build_transforms(False, meta.input_size, AugmentConfig(mean=meta.mean, std=meta.std), framing)
         self._fast: FastModel | None = None
         if backend != "torch":
             self._fast = FastModel.build(model, (1, 3, meta.clip_len, *meta.input_size), backend)
@@ -142,10 +149,11 @@ class Predictor:
         backend: str = "torch",
         limits: DecodeLimits = DEFAULT_LIMITS,
         person_check: bool | None = None,
+        framing: bool = True,
     ) -> Predictor:
         """Rebuild the checkpoint's model (raises ``CheckpointError`` naming the problem)."""
         model, meta = load_checkpoint(path)
-        return cls(model, meta, device, backend, limits, person_check)
+        return cls(model, meta, device, backend, limits, person_check, framing)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -156,22 +164,54 @@ class Predictor:
         """The temporal mode of models that have one (mobilenet_v2_3d), else None."""
         return {**get_entry(self.meta.model_name).kwargs, **self.meta.model_kwargs}.get("mode")
 
+    @property
+    def decode_size(self) -> int | AtMost:
+        """Short side clips are decoded at: the input size, or up to ``FRAMING_SHORT_SIDE`` when framing."""
+        return AtMost(FRAMING_SHORT_SIDE) if self.framing is not None else max(self.meta.input_size)
+
     def decode(self, path: str | PathLike[str], **kwargs: Any) -> torch.Tensor:
-        """The clip the model expects from ``path``: ``clip_len`` frames, short side at the input size."""
-        return read_clip(path, self.meta.clip_len, size=max(self.meta.input_size), limits=self.limits, **kwargs)
+        """The clip the model expects from ``path``: ``clip_len`` frames at :attr:`decode_size`."""
+        return read_clip(path, self.meta.clip_len, size=self.decode_size, limits=self.limits, **kwargs)
+
+    def track(self, clip: torch.Tensor) -> PoseTrack | None:
+        """The estimator's poses on a clip's frames (None when the person check is off)."""
+        return self.pose.frames(clip) if self.pose is not None else None
+
+    def person_box(
+        self, track: PoseTrack | None, clip_size: tuple[int, int], first: float = 0, last: float = np.inf
+    ) -> CropBox | None:
+        """The framing crop, in pixels of a clip of ``clip_size`` (H, W), around the person of
+        ``track`` (a video's track: its frames in ``[first, last)``); None: centre crop."""
+        if self.framing is None or track is None:
+            return None
+        boxes = track.boxes()
+        if track.frame_indices is not None:
+            boxes = boxes[(track.frame_indices >= first) & (track.frame_indices < last)]
+        height, width = self.meta.input_size
+        box = person_crop(boxes, height / width, self.framing)
+        if box is None:
+            return None
+        return scale_box(box, clip_size[0] / track.frame_size[0], clip_size[1] / track.frame_size[1])
+
+    def inputs(self, clips: Sequence[torch.Tensor], boxes: Sequence[CropBox | None] | None = None) -> torch.Tensor:
+        """The model's input batch [N, C, T, H, W] for uint8 clips [T, H, W, 3] of any size.
+        ``boxes``: each clip's framing crop; None finds them with the estimator (when framing)."""
+        if boxes is None:
+            boxes = [self.person_box(self.track(clip), clip.shape[1:3]) if self.framing else None for clip in clips]
+        return torch.stack([self.transform(clip, person=box) for clip, box in zip(clips, boxes)])
 
     @torch.inference_mode()
-    def logits(self, clips: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Raw logits [N, num_classes] for uint8 clips [T, H, W, 3] (any sizes: each is resized/cropped)."""
-        batch = torch.stack([self.transform(clip) for clip in clips]).to(self.device)
+    def logits(self, clips: Sequence[torch.Tensor], boxes: Sequence[CropBox | None] | None = None) -> torch.Tensor:
+        """Raw logits [N, num_classes] for uint8 clips [T, H, W, 3] (see :meth:`inputs`)."""
+        batch = self.inputs(clips, boxes).to(self.device)
         if self._fast is not None:
             return self._fast(batch)
         out = self.model(batch.contiguous(memory_format=self.memory_format))
         return out.float().cpu()
 
-    def probabilities(self, clips: Sequence[torch.Tensor]) -> torch.Tensor:
+    def probabilities(self, clips: Sequence[torch.Tensor], boxes: Sequence[CropBox | None] | None = None) -> torch.Tensor:
         """Calibrated class probabilities [N, num_classes]: softmax of the logits over the checkpoint's temperature."""
-        return (self.logits(clips) / self.rule.temperature).softmax(dim=1)
+        return (self.logits(clips, boxes) / self.rule.temperature).softmax(dim=1)
 
     def predict(self, video: str | PathLike[str] | torch.Tensor, top_k: int = 5) -> Prediction:
         """Classify a video file (sampled uniformly over its whole length) or a decoded uint8 clip."""
@@ -179,8 +219,9 @@ class Predictor:
             raise ConfigError(f"top_k must be >= 1, got {top_k}")
         started = time.perf_counter()
         clip = video if isinstance(video, torch.Tensor) else self.decode(video)
-        probs = self.probabilities([clip])[0]
-        pose = self.pose.frames(clip) if self.pose is not None else None
+        pose = self.track(clip)
+        box = self.person_box(pose, clip.shape[1:3])
+        probs = self.probabilities([clip], [box])[0]
         verdict = self.rule.decide(probs.numpy(), self.class_names, _person_frames(pose))
         latency_ms = (time.perf_counter() - started) * 1e3
         top = probs.topk(min(top_k, len(probs)))
@@ -196,6 +237,7 @@ class Predictor:
             verdict=verdict.verdict,
             reason=verdict.reason,
             pose=pose,
+            framing=box,
         )
 
     def predict_windows(
@@ -214,7 +256,8 @@ class Predictor:
         (:func:`read_windows`: frames counted once, each decoded once, ``limits.budget_s`` for the
         whole request), ``WINDOW_BATCH`` windows per forward pass, so memory does not grow with the
         video's length. Each window gets a verdict; its person check reads the estimator's track of
-        the whole video at ``TIMELINE_POSE_FPS`` (cached per file). ``info``: the file's
+        the whole video at ``TIMELINE_POSE_FPS`` (cached per file), which also frames each window
+        around the person (the union of their boxes within the window). ``info``: the file's
         :func:`probe`, when the caller already has it.
         """
         if stride_s <= 0 or window_s <= 0:
@@ -223,19 +266,21 @@ class Predictor:
         window = max(1, round(window_s * info.fps))
         stride = max(1, round(stride_s * info.fps))
         starts = list(range(0, max(1, info.frames - window + 1), stride))
-        clips = read_windows(
-            path, [(s, s + window) for s in starts], self.meta.clip_len, max(self.meta.input_size),
-            info=info, limits=self.limits,
-        )  # fmt: skip
-        chunks = []
-        while batch := list(itertools.islice(clips, WINDOW_BATCH)):
-            chunks.append(self.probabilities(batch))
         start_frames = np.asarray(starts, dtype=np.float64)
-        probs = torch.cat(chunks).numpy()
         ends = np.minimum(start_frames + window, info.frames)
         track = None
         if self.pose is not None:
             track = self.pose.video(path, every=max(1, round(info.fps / TIMELINE_POSE_FPS)), info=info, limits=self.limits)
+        clips = read_windows(
+            path, [(s, s + window) for s in starts], self.meta.clip_len, self.decode_size,
+            info=info, limits=self.limits,
+        )  # fmt: skip
+        chunks = []
+        spans = iter(zip(start_frames, ends))
+        while batch := list(itertools.islice(clips, WINDOW_BATCH)):
+            boxes = [self.person_box(track, clip.shape[1:3], *next(spans)) for clip in batch]
+            chunks.append(self.probabilities(batch, boxes))
+        probs = torch.cat(chunks).numpy()
         verdicts = tuple(
             self.rule.decide(p, self.class_names, _person_frames(track, first, last))
             for p, first, last in zip(probs, start_frames, ends)

@@ -35,7 +35,10 @@ def build_parser() -> OneLineParser:
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="torch (eager, CPU or CUDA) or the fast CPU path: onnx (ONNX Runtime), openvino")
     p.add_argument("--no-person-check", action="store_true",
-                   help="skip the pose estimator's person check (verdicts then rest on the model alone)")
+                   help="skip the pose estimator's person check (verdicts then rest on the model alone; "
+                   "no person framing either)")
+    p.add_argument("--no-framing", action="store_true",
+                   help="centre crop instead of the crop around the person the pose estimator finds")
     return p
 
 
@@ -57,7 +60,8 @@ def _run(args: argparse.Namespace) -> int:
     from exercise_rec.inference import Predictor
 
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, backend=args.backend,
-                                          person_check=False if args.no_person_check else None)
+                                          person_check=False if args.no_person_check else None,
+                                          framing=not args.no_framing)
     result = predictor.predict(args.video, top_k=args.top_k)
     timeline = predictor.predict_windows(args.video, args.timeline) if args.timeline else None
     note = None if timeline is not None else _long_video_note(probe(args.video, limits=predictor.limits).duration)

@@ -57,7 +57,8 @@ def test_predict_feeds_the_model_as_the_checkpoint_says(tmp_path, tiny_model):
     assert seen[0].shape == (1, 3, 4, 24, 32)  # clip_len and input_size from the metadata
     # The eval transform of the checkpoint's own input size and statistics, not ImageNet defaults.
     transform = build_transforms(False, (24, 32), AugmentConfig(mean=(0.5,) * 3, std=(0.25,) * 3))
-    torch.testing.assert_close(seen[0][0], transform(read_clip(video, 4, size=32)))
+    clip = read_clip(video, 4, size=predictor.decode_size)
+    torch.testing.assert_close(seen[0][0], transform(clip, person=result.framing))
     assert result.probs.sum() == pytest.approx(1, abs=1e-5) and result.probs.shape == (3,)
     assert result.labels[0] == CLASSES[int(result.probs.argmax())] and len(result.labels) == 2
     assert result.top_probs[0] >= result.top_probs[1] and result.latency_ms > 0

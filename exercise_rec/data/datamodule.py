@@ -24,6 +24,7 @@ from exercise_rec.data.dataset import (
     Split,
     SplitConfig,
 )
+from exercise_rec.data.framing import FramingConfig
 from exercise_rec.data.transforms import AugmentConfig, ClipTransform, build_transforms
 from exercise_rec.errors import ConfigError
 
@@ -51,7 +52,7 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
     twice (Lightning's own sampler pads the shares to equal length by repeating clips, which
     counts them twice in the metrics); training shares stay Lightning's.
     ``sources=True``: loader batches are ``(clips, labels, sources)`` (the files read, see
-    :attr:`ClipItem.source`); ``warn_each_skip`` as in :class:`ExerciseVideoDataset`.
+    :attr:`ClipItem.source`); ``warn_each_skip`` and ``framing`` as in :class:`ExerciseVideoDataset`.
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
         long_layout: LongLayoutConfig = LongLayoutConfig(),
         sources: bool = False,
         warn_each_skip: bool = True,
+        framing: FramingConfig | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -83,8 +85,9 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
         self.long_layout = long_layout
         self.sources = sources
         self.warn_each_skip = warn_each_skip
-        self.train_transform: ClipTransform = build_transforms(True, self.size, augment)
-        self.eval_transform: ClipTransform = build_transforms(False, self.size, augment)
+        self.framing = framing
+        self.train_transform: ClipTransform = build_transforms(True, self.size, augment, framing)
+        self.eval_transform: ClipTransform = build_transforms(False, self.size, augment, framing)
         self._datasets: dict[str, ExerciseVideoDataset] = {}
 
     def _dataset(self, split: Split) -> ExerciseVideoDataset:
@@ -99,6 +102,8 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
                 splits=self.splits,
                 long_layout=self.long_layout,
                 warn_each_skip=self.warn_each_skip,
+                framing=self.framing,
+                input_size=self.size,
             )
         return self._datasets[split]
 

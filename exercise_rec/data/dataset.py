@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
+from exercise_rec.data.framing import CropBox, FramingConfig, decode_short_side, person_crop, scale_box
+from exercise_rec.data.people import PersonBoxes
 from exercise_rec.data.video import (
     DEFAULT_LIMITS,
     Sampling,
@@ -313,6 +315,9 @@ class ExerciseVideoDataset(Dataset):
     ``split=None`` takes every video.
     ``warn_each_skip=False`` logs unreadable files at DEBUG instead of WARNING, for an owner that
     reports :attr:`skipped` itself, once (the trainer).
+    ``framing``: crop each clip around its person (boxes from :class:`PersonBoxes`) for a model
+    input of ``input_size`` (H, W): the clip is decoded just large enough for the person to cover
+    the input and the transform is called as ``transform(clip, person=crop)``.
     """
 
     def __init__(
@@ -328,6 +333,8 @@ class ExerciseVideoDataset(Dataset):
         splits: SplitConfig = SplitConfig(),
         long_layout: LongLayoutConfig = LongLayoutConfig(),
         warn_each_skip: bool = True,
+        framing: FramingConfig | None = None,
+        input_size: tuple[int, int] = (128, 128),
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -341,6 +348,9 @@ class ExerciseVideoDataset(Dataset):
         self.transform = transform
         self.sampling: Sampling = sampling or ("random" if split == "train" else "uniform")
         self.decode_size = decode_size
+        self.framing = framing
+        self.input_size = input_size
+        self._people = PersonBoxes(_DATASET_LIMITS)
         self.sources = False
         self._skip_level = logging.WARNING if warn_each_skip else logging.DEBUG
         self.is_long_layout = (self.root / "videos").is_dir() and (self.root / "labels").is_dir()
@@ -395,19 +405,31 @@ class ExerciseVideoDataset(Dataset):
 
     def load_clip(self, index: int) -> torch.Tensor:
         """The uint8 clip [T, H, W, 3] of item ``index``; raises VideoError if its file is unreadable."""
+        return self._load(index)[0]
+
+    def _load(self, index: int) -> tuple[torch.Tensor, CropBox | None]:
+        """Item ``index``'s clip and, when framing, its person crop in the clip's pixels."""
         item = self.items[index]
         seed = int(torch.randint(2**31 - 1, ())) if self.sampling == "random" else None
         limits = _DATASET_LIMITS if get_worker_info() is None else _WORKER_LIMITS
-        return read_clip(
+        size, crop = self.decode_size, None
+        if self.framing is not None:
+            boxes, frame_size = self._people(item.path, item.start, item.stop)
+            crop = person_crop(boxes, self.input_size[0] / self.input_size[1], self.framing)
+            size = decode_short_side(crop, frame_size, max(self.input_size))
+        clip = read_clip(
             item.path,
             self.clip_len,
             self.sampling,
-            size=self.decode_size,
+            size=size,
             start=item.start,
             seed=seed,
             stop=item.stop,
             limits=limits,
         )
+        if crop is not None:
+            crop = scale_box(crop, clip.shape[1] / frame_size[0], clip.shape[2] / frame_size[1])
+        return clip, crop
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | tuple[torch.Tensor, int, str]:
         """Item ``index``, or when its file is unreadable the next readable item (wrapping around)."""
@@ -416,11 +438,12 @@ class ExerciseVideoDataset(Dataset):
             if self._failed[self._item_file[k]]:
                 continue
             try:
-                clip = self.load_clip(k)
+                clip, crop = self._load(k)
             except VideoError as err:
                 self._mark_failed(self.items[k].path, err.reason)
                 continue
-            clip = self.transform(clip) if self.transform is not None else clip
+            if self.transform is not None:
+                clip = self.transform(clip, person=crop) if self.framing is not None else self.transform(clip)
             item = self.items[k]
             return (clip, item.label, item.source) if self.sources else (clip, item.label)
         raise DatasetError(self.root, f"every video of split {self.split!r} is unreadable: {self.skipped}")

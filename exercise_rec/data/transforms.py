@@ -9,6 +9,8 @@ so the app can show them.
 Train: resize to cover the target (short side, aspect kept) -> RandomResizedCrop(size) ->
 RandomHorizontalFlip -> RandomRotation(+-degrees) -> float -> Normalize.
 Eval: resize to cover -> CenterCrop(size) -> float -> Normalize (deterministic).
+With a person box (:mod:`exercise_rec.data.framing`) the box replaces both crops: cut the box
+(jittered once per clip in training, padded where it leaves the frame) -> resize -> the rest.
 Input: the uint8 RGB clip [T, H, W, 3] from ``read_clip``; output: float32 [C, T, H, W].
 """
 
@@ -24,16 +26,12 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from exercise_rec.errors import ExerciseRecError
+from exercise_rec.data.framing import CropBox, FramingConfig, TransformError, crop_clip
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 _SEED_HIGH = 2**62  # per-call seeds drawn from a user generator lie in [0, _SEED_HIGH)
-
-
-class TransformError(ExerciseRecError, ValueError):
-    """A clip or an augmentation setting the transforms cannot work with."""
 
 
 @dataclass(frozen=True)
@@ -66,16 +64,6 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
-class CropBox:
-    """A crop rectangle in pixels of the *input* clip (what the app draws over the original)."""
-
-    top: float
-    left: float
-    height: float
-    width: float
-
-
-@dataclass(frozen=True)
 class AugParams:
     """What one call of the pipeline actually did to a clip."""
 
@@ -84,6 +72,7 @@ class AugParams:
     crop: CropBox
     flipped: bool
     angle: float  # degrees, counter-clockwise; 0.0 in eval
+    framed: bool = False  # the crop was chosen around the person (exercise_rec.data.framing)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form for the app and logs."""
@@ -120,6 +109,7 @@ class _Trace:
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     flipped: bool = False
     angle: float = 0.0
+    framed: CropBox | None = None  # the person crop cut first, in input pixels
 
 
 class ClipTransform:
@@ -130,64 +120,85 @@ class ClipTransform:
     a local ``fork_rng`` so the global RNG is left untouched.
     """
 
-    def __init__(self, train: bool, size: tuple[int, int], config: AugmentConfig) -> None:
+    def __init__(
+        self, train: bool, size: tuple[int, int], config: AugmentConfig, framing: FramingConfig | None = None
+    ) -> None:
         self.train = train
         self.size = size
         self.config = config
+        self.framing = framing or FramingConfig()
+        self.fill = tuple(round(255 * m) for m in config.mean)  # padding the model sees as zeros
         crop: v2.Transform = (
             v2.RandomResizedCrop(size, scale=config.scale, ratio=config.ratio, antialias=True)
             if train
             else v2.CenterCrop(size)
         )
-        steps: list[v2.Transform] = [ResizeToCover(size), crop]
+        tail: list[v2.Transform] = []
         if train:
-            steps += [
+            tail += [
                 v2.RandomHorizontalFlip(p=config.hflip_p),
                 v2.RandomRotation(config.degrees, interpolation=v2.InterpolationMode.BILINEAR),
             ]
-        steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(config.mean), list(config.std))]
-        self.steps = steps
+        tail += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(config.mean), list(config.std))]
+        self.steps = [ResizeToCover(size), crop, *tail]
+        # around a person box the box (jittered in training) is the crop: only the exact resize remains
+        self.framed_steps = [ResizeToCover(size), v2.CenterCrop(size), *tail]
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(step) for step in self.steps)
         return f"ClipTransform(train={self.train}, size={self.size}, steps=[\n  {inner}\n])"
 
-    def __call__(self, clip: torch.Tensor | np.ndarray) -> torch.Tensor:
-        return self.with_params(clip)[0]
+    def __call__(self, clip: torch.Tensor | np.ndarray, person: CropBox | None = None) -> torch.Tensor:
+        return self.with_params(clip, person=person)[0]
 
     def with_params(
-        self, clip: torch.Tensor | np.ndarray, generator: torch.Generator | None = None
+        self,
+        clip: torch.Tensor | np.ndarray,
+        generator: torch.Generator | None = None,
+        person: CropBox | None = None,
     ) -> tuple[torch.Tensor, AugParams]:
-        """Transform ``clip`` and report the crop box, flip and angle that were drawn."""
+        """Transform ``clip`` and report the crop box, flip and angle that were drawn.
+
+        ``person``: the framing crop around the person (pixels of ``clip``, see
+        :mod:`exercise_rec.data.framing`); it replaces the centre / random-resized crop, and
+        training jitters it.
+        """
         video = _to_video(clip)
         if generator is None:
-            out, trace = self._run(video)
+            out, trace = self._run(video, person)
         else:
             seed = int(torch.randint(0, _SEED_HIGH, (1,), generator=generator))
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                out, trace = self._run(video)
+                out, trace = self._run(video, person)
         in_h, in_w = video.shape[-2:]
-        sy, sx = trace.resized[0] / in_h, trace.resized[1] / in_w
+        frame = trace.framed or CropBox(0.0, 0.0, float(in_h), float(in_w))
+        sy, sx = trace.resized[0] / frame.height, trace.resized[1] / frame.width
         top, left, height, width = trace.box
         params = AugParams(
             input_size=(int(in_h), int(in_w)),
             output_size=self.size,
-            crop=CropBox(top=top / sy, left=left / sx, height=height / sy, width=width / sx),
+            crop=CropBox(top=frame.top + top / sy, left=frame.left + left / sx, height=height / sy, width=width / sx),
             flipped=trace.flipped,
             angle=trace.angle,
+            framed=trace.framed is not None,
         )
         tensor = out.as_subclass(torch.Tensor).permute(1, 0, 2, 3).contiguous()
         return tensor, params
 
-    def _run(self, video: tv_tensors.Video) -> tuple[tv_tensors.Video, _Trace]:
+    def _run(self, video: tv_tensors.Video, person: CropBox | None) -> tuple[tv_tensors.Video, _Trace]:
         """Apply each v2 step on the whole clip, recording its drawn parameters.
 
         Mirrors ``v2.Transform.forward`` (make_params then transform) so that the parameters are
         visible; the flip's coin toss is done here because v2 tosses it outside ``make_params``.
         """
         trace = _Trace()
-        for step in self.steps:
+        steps = self.steps
+        if person is not None:
+            box = self.framing.jitter(person) if self.train else person
+            cropped, trace.framed = crop_clip(video.as_subclass(torch.Tensor), box, self.fill)
+            video, steps = tv_tensors.Video(cropped), self.framed_steps
+        for step in steps:
             if isinstance(step, v2.RandomHorizontalFlip):
                 trace.flipped = bool(torch.rand(1) < step.p)
                 if trace.flipped:
@@ -228,10 +239,13 @@ def _as_size(size: int | Sequence[int]) -> tuple[int, int]:
 
 
 def build_transforms(
-    train: bool, size: int | Sequence[int] = (128, 128), config: AugmentConfig | None = None
+    train: bool,
+    size: int | Sequence[int] = (128, 128),
+    config: AugmentConfig | None = None,
+    framing: FramingConfig | None = None,
 ) -> ClipTransform:
     """The training (random, one draw per clip) or eval (deterministic) pipeline for ``size`` (H, W)."""
-    return ClipTransform(train=train, size=_as_size(size), config=config or AugmentConfig())
+    return ClipTransform(train=train, size=_as_size(size), config=config or AugmentConfig(), framing=framing)
 
 
 def denormalize(

@@ -48,6 +48,7 @@ from exercise_rec.io import atomic_path
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "AtMost",
     "DecodeLimits",
     "VideoError",
     "VideoInfo",
@@ -308,10 +309,26 @@ def sample_indices(
 # --------------------------------------------------------------------------------------------
 
 
-def resize_shape(height: int, width: int, size: int | Sequence[int] | None) -> tuple[int, int] | None:
-    """(H, W) to resize to, or None for no resize. int = short side with aspect kept; (H, W) = exact."""
+@dataclass(frozen=True)
+class AtMost:
+    """A short side to shrink frames to, never enlarging them (``size=AtMost(360)``): person
+    framing wants the detail a small person has, up to a bound, not interpolated pixels."""
+
+    short_side: int
+
+
+FrameSize = int | Sequence[int] | AtMost | None
+
+
+def resize_shape(height: int, width: int, size: FrameSize) -> tuple[int, int] | None:
+    """(H, W) to resize to, or None for no resize. int = short side with aspect kept; (H, W) = exact;
+    :class:`AtMost` = that short side only when the frame is larger."""
     if size is None:
         return None
+    if isinstance(size, AtMost):
+        if min(height, width) <= size.short_side:
+            return None
+        size = size.short_side
     if isinstance(size, int):
         if size < 1:
             raise ConfigError(f"size must be positive, got {size}")
@@ -353,7 +370,7 @@ class _ForwardReader:
     resized at once, so a full-size frame never outlives its decode. The time budget and the frame
     count in ``limits`` bound the whole pass, however many clips it serves."""
 
-    def __init__(self, cap: cv2.VideoCapture, path: Path, size: int | Sequence[int] | None, limits: DecodeLimits):
+    def __init__(self, cap: cv2.VideoCapture, path: Path, size: FrameSize, limits: DecodeLimits):
         self.cap, self.path, self.size, self.limits = cap, path, size, limits
         self.deadline = time.monotonic() + limits.budget_s
         self.position = 0  # index of the frame the next grab() returns
@@ -439,9 +456,7 @@ class _Frames:
         """How many pictures the stream should decode to."""
         return self.info.frames if self.pictures is None else int(self.pictures[-1]) + 1
 
-    def reader(
-        self, cap: cv2.VideoCapture, path: Path, size: int | Sequence[int] | None, limits: DecodeLimits
-    ) -> _ForwardReader:
+    def reader(self, cap: cv2.VideoCapture, path: Path, size: FrameSize, limits: DecodeLimits) -> _ForwardReader:
         """A reader over picture numbers; it never seeks in a stream with dropped frames."""
         return _ForwardReader(cap, path, size, limits if self.pictures is None else replace(limits, seek_gap=_NO_SEEK))
 
@@ -453,7 +468,7 @@ def read_clip(
     path: PathArg,
     num_frames: int = 16,
     sampling: Sampling = "uniform",
-    size: int | Sequence[int] | None = None,
+    size: FrameSize = None,
     start: int | None = None,
     seed: int | None = None,
     *,
@@ -467,7 +482,8 @@ def read_clip(
     with ``start`` and ``stop``, ``sampling`` applies to frames ``[start, stop)``. Ranges past the
     end are clipped to the frames that exist, and too few frames are padded by looping (a 1-frame
     video gives T identical frames). ``size``: None keeps the decoded size; an int resizes the short
-    side to ``size`` keeping the aspect ratio; ``(H, W)`` resizes to exactly that.
+    side to ``size`` keeping the aspect ratio; ``(H, W)`` resizes to exactly that; ``AtMost(n)``
+    shrinks the short side to ``n`` when it is larger.
     ``seed`` makes ``sampling="random"`` reproducible. Frame numbers are the container's: in an AVI
     that lists more frames than it holds pictures (dropped frames), each maps to the picture on
     screen at its time, so the clip spans the real duration.
@@ -507,7 +523,7 @@ def read_windows(
     path: PathArg,
     windows: Sequence[tuple[int, int]],
     num_frames: int,
-    size: int | Sequence[int] | None = None,
+    size: FrameSize = None,
     *,
     info: VideoInfo | None = None,
     limits: DecodeLimits = DEFAULT_LIMITS,

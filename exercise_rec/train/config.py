@@ -59,6 +59,9 @@ class TrainConfig:
                                      minimum=0)
     clip_len: int = option(16, "frames per clip", minimum=1)
     size: int = option(128, "square input size in pixels", minimum=8)
+    framing: str = option("person", "crop each clip around its person (boxes from the generator's joints, or the "
+                          "pose estimator for videos without them), jittered, as prediction frames it; or "
+                          "the frame's centre (random resized crop)", choices=("person", "centre"))
     precision: str | None = option(None, "default: bf16-mixed on CUDA, 32-true on CPU", choices=PRECISIONS)
     devices: str = option("auto", "'auto', a count per machine (DDP when > 1) or a list such as 0,1")
     num_nodes: int = option(1, "machines in a multi-node run launched by torchrun or srun (README: multi-GPU)",

@@ -32,6 +32,7 @@ from exercise_rec.calibrate import calibrate_checkpoint
 from exercise_rec.checkpoint import CheckpointMeta, read_meta
 from exercise_rec.data import ExerciseVideoDataModule
 from exercise_rec.data.debug import write_debug_videos
+from exercise_rec.data.framing import FramingConfig
 from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from exercise_rec.errors import ConfigError
 from exercise_rec.io import atomic_path
@@ -77,6 +78,7 @@ def build_datamodule(config: TrainConfig) -> ExerciseVideoDataModule:
         num_workers=config.num_workers,
         seed=config.seed,
         debug=config.debug,
+        framing=FramingConfig() if config.framing == "person" else None,
         sources=True,  # a non-finite loss names its batch's files
         warn_each_skip=False,  # train() reports unreadable files once, in one line
     )
@@ -150,6 +152,7 @@ def checkpoint_meta(config: TrainConfig, class_names: list[str]) -> CheckpointMe
         input_size=(config.size, config.size),
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
+        framing={"margin": FramingConfig().margin} if config.framing == "person" else {},
     )
 
 
