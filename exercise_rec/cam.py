@@ -1,5 +1,8 @@
 """``python -m exercise_rec.cam VIDEO``: where and when the model looks, as a frame | overlay video.
 
+The overlay is on the full decoded frame with the model's crop outlined (the crop around the
+person when the checkpoint frames, else the centre crop), so it shows where in the video it looked.
+
     python -m exercise_rec.cam samples/squat.mp4 --out squat_cam.mp4
     python -m exercise_rec.cam samples/squat.mp4 --layer features.13 --method hirescam --out cam.mp4 --plot cam.png
     python -m exercise_rec.cam --list-layers --checkpoint checkpoints/mobilenet_v2_3d_high_temporal.pt
@@ -32,7 +35,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--method", default="gradcam", choices=list(METHODS), help="CAM method (default gradcam)")
     p.add_argument("--target", type=_target, help="class name or index to explain (default: the predicted class)")
     p.add_argument("--out", type=output_file(".mp4", ".m4v", ".mov", ".mkv"),
-                   help="output mp4: input | overlay, side by side")
+                   help="output mp4: the frame with the model's crop | the overlay on it, side by side")
     p.add_argument("--plot", type=output_file(".png", ".svg", ".pdf"),
                    help="also save the per-frame importance chart (png/svg/pdf)")
     p.add_argument("--per-frame", action="store_true",
@@ -67,7 +70,10 @@ def _run(args: argparse.Namespace) -> int:
     normalize = "frame" if args.per_frame else "clip"
     result = explain_video(predictor, args.video, args.layer, args.method, args.target, normalize)
     if args.out:
-        cam_video(args.out, result.frames, result.cam, fps=args.fps, alpha=args.alpha, colormap=args.colormap)
+        cam_video(
+            args.out, result.clip, result.frame_cam(), fps=args.fps, alpha=args.alpha, colormap=args.colormap,
+            crop=result.crop,
+        )
     importance = frame_importance(result.cam)
     info = result.cam.info
     if args.plot:

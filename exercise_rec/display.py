@@ -7,12 +7,18 @@ model inputs (128x128) next to each other; they scale and caption them the same 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+if TYPE_CHECKING:
+    from exercise_rec.data.framing import CropBox
+
 GAP = 4  # pixels of black between panels
 MIN_HEIGHT = 256  # small model inputs are scaled up to at least this for viewing
+CROP_COLOUR = (255, 0, 255)  # RGB magenta: the model's crop, apart from the skeleton's orange, blue, green, white
+_FAR_PX = 16384  # corners beyond the frame are clamped this far out (cv2 takes int32 coordinates)
 
 
 def fit_height(frames: np.ndarray, height: int) -> np.ndarray:
@@ -43,6 +49,22 @@ def label_frames(frames: np.ndarray, text: str) -> None:
     keep = (1 - halo[None, :, :, None] / 255.0) * (1 - ink_alpha)
     band = frames[:, :rows].astype(np.float32)
     frames[:, :rows] = np.round(band * keep + 255.0 * ink_alpha).astype(np.uint8)
+
+
+def draw_box(frames: np.ndarray, box: CropBox, colour: tuple[int, int, int] = CROP_COLOUR) -> np.ndarray:
+    """A copy of uint8 ``frames`` [T, H, W, 3] with ``box`` (pixels of these frames) outlined thinly.
+
+    Why: the user should see which part of their video the model was shown. The outline lies on
+    the box's outermost pixels, so it stays visible when the box is the whole frame; a box that
+    leaves the frame (padded for the model) is cut at the frame's edge.
+    """
+    out = np.ascontiguousarray(frames).copy()
+    corners = np.array([[box.left, box.top], [box.left + box.width - 1, box.top + box.height - 1]])
+    (x0, y0), (x1, y1) = np.round(np.clip(corners, -_FAR_PX, _FAR_PX)).astype(np.int64).tolist()
+    thickness = max(1, round(min(frames.shape[1:3]) / 180))
+    for frame in out:
+        cv2.rectangle(frame, (x0, y0), (x1, y1), colour, thickness, cv2.LINE_8)  # crisp: an axis-aligned box
+    return out
 
 
 def side_by_side(panels: Sequence[np.ndarray], captions: Sequence[str]) -> np.ndarray:

@@ -1,5 +1,8 @@
 """Grad-CAM tab: where and when the model looks, scrubbed frame by frame, for any layer and method.
 
+The overlay is drawn on the full uploaded frame with the model's crop outlined (the crop around
+the person, framed as a prediction is), so users see where in their video the model looked.
+
 The CAM is computed once per request; the frame slider only picks a stored frame (``gr.State``),
 so scrubbing never recomputes it.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gradio as gr
 import numpy as np
@@ -23,6 +26,7 @@ from exercise_rec.app.state import (
     sample_examples,
     user_errors,
 )
+from exercise_rec.data.framing import CropBox
 from exercise_rec.explain import METHODS, cam_layers, default_layer
 from exercise_rec.explain.overlay import (
     cam_frames,
@@ -38,7 +42,7 @@ PREDICTED = "(predicted class)"
 
 @dataclass(frozen=True)
 class RenderedCam:
-    """A CAM ready to show: frame | overlay panels, the importance curve, and a playable mp4."""
+    """A CAM ready to show: frame with the crop | overlay panels, the importance curve, and a playable mp4."""
 
     explanation: VideoExplanation
     panels: np.ndarray  # uint8 [T, H, W, 3]
@@ -65,21 +69,24 @@ def render_cam(
     target: str | None,
     normalize: str = "clip",
     clip: torch.Tensor | None = None,
+    person: CropBox | Literal["find", "centre"] = "find",
 ) -> RenderedCam:
     """Explain ``video`` and draw it (shared by the Grad-CAM and Modes tabs); ``clip``, when the
-    caller already decoded it with this checkpoint's settings, saves decoding the file again."""
+    caller already decoded it with this checkpoint's settings, saves decoding the file again, and
+    ``person`` (e.g. that prediction's framing) saves looking for the person again."""
     chosen = None if target in (None, "", PREDICTED) else target
     source = video if clip is None else clip
-    result = explain_video(predictor, source, layer or None, method, chosen, normalize)  # type: ignore[arg-type]
+    result = explain_video(predictor, source, layer or None, method, chosen, normalize, person)  # type: ignore[arg-type]
     info = result.cam.info
     assert info is not None
     caption = f"{info.method} {info.layer} -> {info.target_name}"
     out = output_dir() / f"{video.stem}_{info.method}_{info.layer}.mp4"
-    cam_video(out, result.frames, result.cam)
+    on_frames = result.frame_cam()
+    cam_video(out, result.clip, on_frames, crop=result.crop)
     importance = frame_importance(result.cam)
     return RenderedCam(
         explanation=result,
-        panels=cam_frames(result.frames, result.cam, caption=caption),
+        panels=cam_frames(result.clip, on_frames, caption=caption, crop=result.crop),
         importance=importance,
         figure=importance_figure(importance, info),
         video=out,
@@ -135,13 +142,13 @@ def build(store: ModelStore) -> None:
             per_frame = gr.Checkbox(False, label="normalise each frame on its own (hides *when* it looks)")
             run = gr.Button("Explain", variant="primary")
         with gr.Column(scale=2):
-            view = gr.Image(label="input | overlay", type="numpy")
+            view = gr.Image(label="frame with the model's crop (magenta) | overlay", type="numpy")
             index = gr.Slider(0, 15, 0, step=1, label="frame")
             summary = gr.Markdown()
             plot = gr.Plot(label="per-frame importance (mean CAM)")
             download = gr.File(label="overlay video (mp4)")
             with gr.Accordion("all frames and numbers", open=False):
-                gallery = gr.Gallery(label="input | overlay", columns=4, height="auto")
+                gallery = gr.Gallery(label="frame with the model's crop | overlay", columns=4, height="auto")
                 importance = gr.JSON(label="per-frame importance")
     panels = gr.State(time_to_live=FRAMES_TTL_S, delete_callback=store.frames.discard)
 

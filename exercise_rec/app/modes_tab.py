@@ -92,7 +92,7 @@ def comparison_table(
 
 
 def stacked_frame(panels_by_mode: dict[str, np.ndarray], index: float) -> np.ndarray:
-    """Frame ``index`` of both modes' input | overlay panels (uint8 [T, H, W, 3] each), one above the other."""
+    """Frame ``index`` of both modes' frame | overlay panels (uint8 [T, H, W, 3] each), one above the other."""
     panels = [p[int(np.clip(index, 0, len(p) - 1))] for p in panels_by_mode.values()]
     width = max(p.shape[1] for p in panels)
     padded = [np.pad(p, ((0, 4), (0, width - p.shape[1]), (0, 0))) for p in panels]
@@ -118,7 +118,8 @@ def build(store: ModelStore) -> None:
             latency[mode] = (time.perf_counter() - started) * 1e3
             labels[mode] = verdict_label(result)
             verdicts[mode] = f"**{headline(result)}** (`{result.verdict}`)"
-            cams[mode] = render_cam(explainers[mode], path, None, "gradcam", None, clip=result.clip)
+            person = result.framing or "centre"  # the CAM explains the very input that was classified
+            cams[mode] = render_cam(explainers[mode], path, None, "gradcam", None, clip=result.clip, person=person)
         progress(0.9, desc="cost of each model")
         table = comparison_table(explainers, latency, verdicts)
         summaries = "\n\n".join(f"`{mode}`: {cam.summary()}" for mode, cam in cams.items())
@@ -138,7 +139,10 @@ def build(store: ModelStore) -> None:
                 standard = gr.Label(num_top_classes=TOP_K, label="standard")
                 high = gr.Label(num_top_classes=TOP_K, label="high_temporal")
             table = gr.Markdown()
-    view = gr.Image(label="Grad-CAM at the last layer: standard (top) | high_temporal (bottom)", type="numpy")
+    view = gr.Image(
+        label="Grad-CAM at the last layer, the model's crop in magenta: standard (top) | high_temporal (bottom)",
+        type="numpy",
+    )
     index = gr.Slider(0, 15, 0, step=1, label="frame (both modes)")
     summaries = gr.Markdown()
     panels = gr.State(time_to_live=FRAMES_TTL_S, delete_callback=store.frames.discard)

@@ -1,6 +1,6 @@
 """Predict tab: drop a video in, get the verdict, the top-k exercises, the frames the model saw (with
-the person check's skeleton), and for a long video its segments and a timeline of verdicts and
-probabilities.
+the person check's skeleton and the model's crop around the person), and for a long video its
+segments and a timeline of verdicts and probabilities.
 
 Why the verdict leads: the models give a confident label to anything (docs/verdicts.md), so the
 first thing a user reads is what kind of answer this is; the probability bars stay (they are what
@@ -35,6 +35,8 @@ from exercise_rec.app.state import (
     sample_examples,
     user_errors,
 )
+from exercise_rec.data.framing import CropBox
+from exercise_rec.display import draw_box
 from exercise_rec.inference import CLIP_S, LONG_VIDEO_S, Prediction, Timeline
 from exercise_rec.pose import PoseTrack
 from exercise_rec.verdict import VERDICTS
@@ -149,12 +151,18 @@ def frame_strip(clip: np.ndarray, per_row: int = 8) -> np.ndarray:
     return np.concatenate([np.concatenate(list(row), axis=1) for row in rows], axis=0)
 
 
-def strip_image(frames: tuple[np.ndarray, PoseTrack | None], show_skeleton: bool) -> str:
+StoredFrames = tuple[np.ndarray, PoseTrack | None] | tuple[np.ndarray, PoseTrack | None, CropBox | None]
+
+
+def strip_image(frames: StoredFrames, show_skeleton: bool) -> str:
     """The frame strip PNG of a prediction's frames, with the person check's skeleton when asked
-    (and when the check ran)."""
-    clip, pose = frames
+    (and when the check ran), and the model's crop (``Prediction.framing``) outlined when there is
+    one: the user sees which part of their video was classified."""
+    clip, pose, *framing = frames
     if show_skeleton and pose is not None:
         clip = draw_skeleton(clip, pose)
+    if framing and framing[0] is not None:
+        clip = draw_box(clip, framing[0])
     return image_file(frame_strip(clip))
 
 
@@ -216,7 +224,7 @@ def build(store: ModelStore) -> None:
         result = predictor.predict(path, top_k=TOP_K)
         if not latest.is_current(session, current):
             return (gr.skip(),) * 4  # the session has started a newer request: this one must not show
-        frames = (result.clip.numpy(), result.pose)
+        frames = (result.clip.numpy(), result.pose, result.framing)
         token = store.frames.put(frames, replaces=previous)  # for the checkbox: redraws, never recomputes
         long_video = info.duration >= LONG_VIDEO_S
         summary = summary_markdown(result, predictor.meta.model_name, info.duration)
@@ -261,7 +269,9 @@ def build(store: ModelStore) -> None:
             summary = gr.Markdown(elem_id="summary")
             label = gr.Label(num_top_classes=TOP_K, label=TOP_TITLE)
     show_skeleton = gr.Checkbox(value=True, label="Show skeleton (the person check's keypoints)")
-    strip = gr.Image(label="The 16 frames the model saw (in time order, two rows)", type="numpy")
+    strip = gr.Image(
+        label="The 16 frames the model saw (in time order, two rows; magenta: its crop around the person)", type="numpy"
+    )
     plot = gr.Plot(
         label="Per-window verdicts and probabilities (videos longer than a clip)", visible=False, elem_id="timeline"
     )

@@ -7,8 +7,8 @@ moves (``joints``) in every frame, so a CAM can be scored instead of eyeballed:
 * **energy inside the mask**: the share of a frame's CAM mass inside the (dilated) person mask,
   averaged over frames and videos. A CAM that ignores the person scores its area share: *chance*.
 * **pointing game**: the share of frames whose CAM maximum lies inside the dilated mask.
-  Both count only frames with some of the person inside the model's input (after the centre crop
-  a person at the edge of a wide frame can be cut away entirely: 1-3% of frames on 51-video sets).
+  Both count only frames with some of the person inside the model's input (a centre crop, used
+  when no person is found, can cut a person at the edge of a wide frame away entirely).
 * **motion correlation**: Pearson correlation, per video, between the CAM's per-frame mean and
   the limbs' per-frame speed; a layer with one time step (T' = 1) cannot follow motion and gets none.
 
@@ -18,8 +18,9 @@ pointing 80.8% on one seed, 74.7% on another, same checkpoint), so a figure read
 target means little without its spread.
 
 Masks are carried through exactly the geometry the model's input went through (the frames
-``read_clip`` samples, its resize, the eval transform's resize-to-cover and centre crop), so a
-CAM is compared with the person where the model saw them.
+``read_clip`` samples, its resize, the predictor's framing crop around the person, padded where
+it leaves the frame, or else the centre crop, then the resize to the input), so a CAM is compared
+with the person where the model saw them.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from exercise_rec.data.framing import CropBox, crop_clip
 from exercise_rec.data.transforms import ResizeToCover
-from exercise_rec.data.video import VideoError, probe, resize_shape, sample_indices
+from exercise_rec.data.video import AtMost, VideoError, probe, resize_shape, sample_indices
 from exercise_rec.explain.cam import compute_cam
 from exercise_rec.explain.overlay import frame_importance
+from exercise_rec.explain.video import find_person
 from exercise_rec.inference import Predictor
 
 __all__ = [
@@ -170,18 +172,35 @@ class GroundTruth:
 
 
 def clip_masks(
-    mask: np.ndarray, indices: np.ndarray, read_size: int, input_size: tuple[int, int]
+    mask: np.ndarray,
+    indices: np.ndarray,
+    read_size: int | AtMost,
+    input_size: tuple[int, int],
+    box: CropBox | None = None,
 ) -> torch.Tensor:
-    """The person masks of the sampled frames, resized as ``read_clip(size=read_size)`` resizes and
-    then resized-to-cover and centre-cropped as the eval transform does (nearest neighbour)."""
-    frames = tv_tensors.Mask(torch.from_numpy(np.asarray(mask)[indices].astype(np.uint8)))
+    """The person masks of the sampled frames, resized as ``read_clip(size=read_size)`` resizes,
+    cut to ``box`` (the framing crop in decoded pixels, padded with "no person" where it leaves the
+    frame) when given, then resized-to-cover and centre-cropped as the eval transform does.
+
+    Why resampled as an image and thresholded at half coverage, not nearest neighbour: torch's
+    nearest picks each output pixel's top-left source pixel, a half-pixel shift per resize that
+    the crop around a small person magnifies to a whole model pixel; averaging like the frames'
+    own resizes keeps the mask where the model saw the person.
+    """
+    frames = torch.from_numpy(np.asarray(mask)[indices].astype(np.float32))[:, None]  # [T, 1, H, W]
     decoded = resize_shape(frames.shape[-2], frames.shape[-1], read_size)
-    geometry = v2.Compose([v2.Resize(decoded), ResizeToCover(input_size), v2.CenterCrop(input_size)])
-    return geometry(frames).as_subclass(torch.Tensor).bool()
+    if decoded is not None:
+        frames = v2.Resize(decoded, antialias=True)(frames)
+    if box is not None:
+        frames = crop_clip(frames, box, fill=(0,))[0]
+    frames = v2.Compose([ResizeToCover(input_size), v2.CenterCrop(input_size)])(frames)
+    return frames[:, 0] >= 0.5
 
 
-def load_ground_truth(video: Path, predictor: Predictor) -> GroundTruth:
-    """Masks and limb speeds from ``video``'s ``.npz`` for the frames ``predictor.decode`` samples."""
+def load_ground_truth(video: Path, predictor: Predictor, box: CropBox | None = None) -> GroundTruth:
+    """Masks and limb speeds from ``video``'s ``.npz`` for the frames ``predictor.decode`` samples;
+    ``box``: the framing crop in pixels of the decoded clip (as
+    :func:`~exercise_rec.explain.video.find_person` finds it), None for the centre crop."""
     npz = video.with_suffix(".npz")
     if not npz.is_file():
         raise VideoError(video, f"no ground truth next to it ({npz.name}); synthetic videos have one")
@@ -193,7 +212,7 @@ def load_ground_truth(video: Path, predictor: Predictor) -> GroundTruth:
     indices = sample_indices(frames, predictor.meta.clip_len, "uniform")
     meta = predictor.meta
     return GroundTruth(
-        mask=clip_masks(mask, indices, max(meta.input_size), tuple(meta.input_size)),
+        mask=clip_masks(mask, indices, predictor.decode_size, tuple(meta.input_size), box),
         speed=limb_speed(joints, names, indices),
         label=video.parent.name,
     )
@@ -238,10 +257,11 @@ def evaluate_faithfulness(
 
     The CAM explains the video's true class (its folder name), as the pointing game's protocol
     does (Zhang et al., 2016), or the predicted class when the checkpoint does not know that
-    class. Energy, chance and pointing count only the frames with the person in the model's
-    input (:func:`in_view`) unless ``all_frames``; a video without such a frame is left out of
-    them. Motion correlation always uses every frame. Returns one row per pair, in the order of
-    ``layers`` x ``methods``.
+    class. Each clip is framed as a prediction frames it (the estimator's person box, when the
+    predictor frames) and its masks with the same crop. Energy, chance and pointing count only
+    the frames with the person in the model's input (:func:`in_view`) unless ``all_frames``; a
+    video without such a frame is left out of them. Motion correlation always uses every frame.
+    Returns one row per pair, in the order of ``layers`` x ``methods``.
     """
     from tqdm.auto import tqdm
 
@@ -253,12 +273,14 @@ def evaluate_faithfulness(
     }
     frames = scored_frames = 0
     for video in tqdm(videos, desc=f"faithfulness {model_label}".strip(), disable=not progress):
-        truth = load_ground_truth(video, predictor)
+        clip = predictor.decode(video)
+        box = find_person(predictor, clip)
+        truth = load_ground_truth(video, predictor, box)
         scored = np.ones(len(truth.mask), dtype=bool) if all_frames else in_view(truth.mask)
         frames, scored_frames = frames + len(scored), scored_frames + int(scored.sum())
         person = dilate(truth.mask, radius).numpy()[scored]  # the same for every layer and method
         chance = float(person.mean()) if scored.any() else float("nan")  # NaN: nothing to score
-        x = predictor.transform(predictor.decode(video)).to(predictor.device)
+        x = predictor.transform(clip, person=box).to(predictor.device)
         target = truth.label if truth.label in predictor.class_names else None
         for (layer, method), acc in scores.items():
             started = time.perf_counter()

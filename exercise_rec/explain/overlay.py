@@ -2,7 +2,10 @@
 
 The overlay blends a colour-mapped CAM over every frame with one ``alpha``; the CAM is used as
 it comes (clip-normalised by default, see :mod:`exercise_rec.explain.cam`), so a quiet frame
-stays blue instead of being stretched to full colour.
+stays blue instead of being stretched to full colour. On full frames (a CAM mapped back with
+:func:`exercise_rec.explain.video.cam_to_frames`) the model's crop is outlined and only its
+inside is coloured: outside it the model saw nothing, and blue there would read as "looked, found
+nothing".
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import torch
 from matplotlib.figure import Figure
 
 from exercise_rec import display as frame_tools
+from exercise_rec.data.framing import CropBox
 from exercise_rec.data.video import write_video
 from exercise_rec.explain.cam import CamError, CamInfo
 
-__all__ = ["cam_frames", "cam_video", "frame_importance", "importance_figure", "overlay"]
+__all__ = ["cam_frames", "cam_video", "crop_mask", "frame_importance", "importance_figure", "overlay"]
 
 
 def _lut(colormap: str) -> np.ndarray:
@@ -56,6 +60,15 @@ def overlay(
     return blended.round().astype(np.uint8)
 
 
+def crop_mask(crop: CropBox, frame_size: tuple[int, int]) -> np.ndarray:
+    """bool ``[H, W]``: the pixels of frames of ``frame_size`` whose centre lies inside ``crop``."""
+    rows = np.arange(frame_size[0]) + 0.5
+    cols = np.arange(frame_size[1]) + 0.5
+    inside_y = (rows >= crop.top) & (rows < crop.top + crop.height)
+    inside_x = (cols >= crop.left) & (cols < crop.left + crop.width)
+    return inside_y[:, None] & inside_x[None, :]
+
+
 def frame_importance(cam: np.ndarray) -> np.ndarray:
     """Mean CAM value of each frame, float64 ``[T]``: *when* the model looks (its temporal profile)."""
     heat = np.asarray(cam, dtype=np.float64)
@@ -89,11 +102,20 @@ def cam_frames(
     alpha: float = 0.5,
     colormap: str = "jet",
     caption: str = "",
+    crop: CropBox | None = None,
 ) -> np.ndarray:
-    """uint8 ``[T, H', W', 3]``: frame | overlay side by side, scaled up for viewing, captioned."""
+    """uint8 ``[T, H', W', 3]``: frame | overlay side by side, scaled up for viewing, captioned.
+
+    ``crop``: ``frames`` are the full frames the model's input was cut from and ``cam`` is mapped
+    onto them; both panels outline the crop and the overlay colours only its inside.
+    """
     pixels = _as_frames(frames)
     mixed = overlay(pixels, cam, alpha, colormap)
-    return frame_tools.side_by_side([pixels, mixed], ["input", caption])
+    if crop is None:
+        return frame_tools.side_by_side([pixels, mixed], ["input", caption])
+    inside = crop_mask(crop, pixels.shape[1:3])[None, :, :, None]
+    mixed = frame_tools.draw_box(np.where(inside, mixed, pixels), crop)
+    return frame_tools.side_by_side([frame_tools.draw_box(pixels, crop), mixed], ["frame, model's crop", caption])
 
 
 def cam_video(
@@ -103,11 +125,13 @@ def cam_video(
     fps: float = 8.0,
     alpha: float = 0.5,
     colormap: str = "jet",
+    crop: CropBox | None = None,
 ) -> Path:
     """Write frame | overlay as browser-playable H.264 mp4 (atomically); returns the path.
 
-    The caption comes from the CAM's ``info`` when it has one (a :class:`CamArray`).
+    The caption comes from the CAM's ``info`` when it has one (a :class:`CamArray`); ``crop`` as
+    in :func:`cam_frames`.
     """
     info = getattr(cam, "info", None)
     caption = f"{info.method} {info.layer} -> {info.target_name or info.target}" if info else "CAM"
-    return write_video(path, cam_frames(frames, cam, alpha, colormap, caption), fps)
+    return write_video(path, cam_frames(frames, cam, alpha, colormap, caption, crop), fps)
