@@ -136,7 +136,7 @@ class Predictor:
         self.rule = VerdictRule.from_calibration(meta.calibration)
         self.pose = _pose_estimator(person_check)
         self.framing = FramingConfig(**meta.framing) if framing and self.pose is not None else None
-        self.transform = build_transforms(False, meta.input_size, AugmentConfig(mean=meta.mean, std=meta.std), framing)
+        self.transform = build_transforms(False, meta.input_size, AugmentConfig(mean=meta.mean, std=meta.std), self.framing)
         self._fast: FastModel | None = None
         if backend != "torch":
             self._fast = FastModel.build(model, (1, 3, meta.clip_len, *meta.input_size), backend)

@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+import cv2
 import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
@@ -163,7 +164,19 @@ def strip_image(frames: StoredFrames, show_skeleton: bool) -> str:
         clip = draw_skeleton(clip, pose)
     if framing and framing[0] is not None:
         clip = draw_box(clip, framing[0])
-    return image_file(frame_strip(clip))
+    return image_file(frame_strip(_thumbnails(clip)))
+
+
+STRIP_FRAME_HEIGHT = 128  # px per frame in the strip: 16 frames stay one screen wide whatever the video
+
+
+def _thumbnails(clip: np.ndarray) -> np.ndarray:
+    """Frames shrunk to ``STRIP_FRAME_HEIGHT`` (drawn on first, so lines stay where they belong)."""
+    height, width = clip.shape[1:3]
+    if height <= STRIP_FRAME_HEIGHT:
+        return clip
+    size = (round(width * STRIP_FRAME_HEIGHT / height), STRIP_FRAME_HEIGHT)
+    return np.stack([cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in clip])
 
 
 def summary_markdown(result: Prediction, model_name: str, duration_s: float = 0.0) -> str:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from exercise_rec.data.dataset import ExerciseVideoDataset
 from exercise_rec.data.framing import (
     CropBox,
     FramingConfig,
@@ -15,7 +16,7 @@ from exercise_rec.data.framing import (
     person_crop,
 )
 from exercise_rec.data.people import PersonBoxes
-from exercise_rec.data.synthetic import SynthConfig, generate_dataset
+from exercise_rec.data.synthetic import Layout, SynthConfig, generate_dataset
 from exercise_rec.data.transforms import build_transforms
 from exercise_rec.data.video import write_video
 
@@ -101,3 +102,23 @@ def test_a_video_without_joints_uses_the_estimator(tmp_path):
     video = write_video(tmp_path / "noise.mp4", np.random.default_rng(0).integers(0, 255, (8, 48, 64, 3), np.uint8), 8)
     boxes, size = PersonBoxes()(video)
     assert size == (48, 64) and np.isnan(boxes).all()  # noise: nobody found, so the clip keeps the centre crop
+
+
+def test_a_training_clip_is_framed_around_its_person(tmp_path):
+    config = SynthConfig(width=96, height=54, duration=0.5, vary_resolution=False,
+                         layout=Layout(person_scale=(0.35, 0.4)))  # fmt: skip
+    root = generate_dataset(tmp_path / "synth", 3, seed=1, config=config, classes=["squat"], workers=1)
+    seen: list[CropBox] = []
+
+    def spy(clip: torch.Tensor, person: CropBox | None = None) -> torch.Tensor:
+        seen.append(person)
+        return clip
+
+    dataset = ExerciseVideoDataset(root, "train", 4, transform=spy, framing=FramingConfig(), input_size=(32, 32))
+    clip, _ = dataset[0]
+    joints = np.load(dataset.items[0].path.with_suffix(".npz"))["joints"] * clip.shape[1] / 54  # to clip pixels
+    box = seen[0]
+    assert box.height == pytest.approx(box.width)  # the input's aspect
+    assert box.left <= joints[..., 0].min() and joints[..., 0].max() <= box.left + box.width
+    assert box.top <= joints[..., 1].min() and joints[..., 1].max() <= box.top + box.height
+    assert clip.shape[1] == 54  # a person smaller than the input: decoded at full size (the clip's default is 32)

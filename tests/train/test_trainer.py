@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from exercise_rec.checkpoint import load_checkpoint
 from exercise_rec.data import read_clip
+from exercise_rec.data.framing import FramingConfig
 from exercise_rec.data.synthetic import generate_dataset
 from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from exercise_rec.inference import Predictor
@@ -64,6 +65,7 @@ def test_run_writes_deployable_checkpoint_and_reports(trained, dataset: Path, ti
     assert meta.clip_len == CLIP_LEN and meta.input_size == (SIZE, SIZE)
     assert meta.mean == pytest.approx(IMAGENET_MEAN) and meta.std == pytest.approx(IMAGENET_STD)
     assert 0.0 <= meta.metrics["val_top1"] <= 1.0
+    assert meta.framing == {"margin": FramingConfig().margin}  # trained on person crops, as predictions are made
     with torch.no_grad():
         assert model(torch.randn(2, 3, CLIP_LEN, SIZE, SIZE)).shape == (2, len(CLASSES))
 
