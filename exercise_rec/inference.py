@@ -193,11 +193,16 @@ class Predictor:
             return None
         return scale_box(box, clip_size[0] / track.frame_size[0], clip_size[1] / track.frame_size[1])
 
+    def clip_box(self, clip: torch.Tensor) -> CropBox | None:
+        """The framing crop of a uint8 clip [T, H, W, 3] from the estimator on its own frames;
+        None (the centre crop) when not framing or nobody is found."""
+        return self.person_box(self.track(clip), clip.shape[1:3]) if self.framing is not None else None
+
     def inputs(self, clips: Sequence[torch.Tensor], boxes: Sequence[CropBox | None] | None = None) -> torch.Tensor:
         """The model's input batch [N, C, T, H, W] for uint8 clips [T, H, W, 3] of any size.
-        ``boxes``: each clip's framing crop; None finds them with the estimator (when framing)."""
+        ``boxes``: each clip's framing crop; None finds them (:meth:`clip_box`)."""
         if boxes is None:
-            boxes = [self.person_box(self.track(clip), clip.shape[1:3]) if self.framing else None for clip in clips]
+            boxes = [self.clip_box(clip) for clip in clips]
         return torch.stack([self.transform(clip, person=box) for clip, box in zip(clips, boxes)])
 
     @torch.inference_mode()

@@ -2,7 +2,9 @@
 
 The default shipped checkpoint, loaded as the app and the predict CLI load it, once per backend:
 ``torch`` (eager, the default) is the peer of the fast-path backends (``onnx``, ``openvino``), so
-each fast row says how much of a whole prediction the fast path saves.
+each fast row says how much of a whole prediction the fast path saves. A ``centre crop`` row (person
+check on, framing off) says what person framing adds: its larger decode (up to 360 px) and crop;
+the estimator itself runs for the person check either way.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def run(cfg: BenchConfig) -> Section:
     files = {"samples/squat.mp4": SAMPLE, video_label(SHORT_SECONDS): bench_video(cfg.data_dir, SHORT_SECONDS)}
     log.info("e2e: loading %s", DEFAULT_CHECKPOINT.name)
     predictors = per_backend(lambda b: Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu", backend=b))
+    centre = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu", framing=False)
     rows: list[Row] = []
     for label, path in files.items():
         peer: Row | None = None
@@ -44,6 +47,11 @@ def run(cfg: BenchConfig) -> Section:
                 rows.append(peer)
             else:
                 rows.append(row.with_ratios(row.faster(peer, f"faster than backend {BACKENDS[0]}")))
+        if peer is not None and centre.pose is not None:
+            log.info("e2e: predict %s, centre crop", label)
+            row = Row.time(f"predict {label}, backend {BACKENDS[0]}, centre crop (no framing)",
+                           measure(lambda: centre.predict(path), cfg.repeats, cfg.warmup))  # noqa: B023
+            rows.append(row.with_ratios(row.faster(peer, f"faster than person framing, backend {BACKENDS[0]}")))
     check = any(getattr(p, "pose", None) is not None for p in predictors.values() if not isinstance(p, str))
     notes = (f"{DEFAULT_CHECKPOINT.name}, CPU; backend {BACKENDS[0]} is the eager default; the person check (pose "
              f"estimator, Predictor's default when installed) {'on' if check else 'off (not installed)'}",)

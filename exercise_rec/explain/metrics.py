@@ -40,7 +40,6 @@ from exercise_rec.data.transforms import ResizeToCover
 from exercise_rec.data.video import AtMost, VideoError, probe, resize_shape, sample_indices
 from exercise_rec.explain.cam import compute_cam
 from exercise_rec.explain.overlay import frame_importance
-from exercise_rec.explain.video import find_person
 from exercise_rec.inference import Predictor
 
 __all__ = [
@@ -200,7 +199,7 @@ def clip_masks(
 def load_ground_truth(video: Path, predictor: Predictor, box: CropBox | None = None) -> GroundTruth:
     """Masks and limb speeds from ``video``'s ``.npz`` for the frames ``predictor.decode`` samples;
     ``box``: the framing crop in pixels of the decoded clip (as
-    :func:`~exercise_rec.explain.video.find_person` finds it), None for the centre crop."""
+    :meth:`~exercise_rec.inference.Predictor.clip_box` finds it), None for the centre crop."""
     npz = video.with_suffix(".npz")
     if not npz.is_file():
         raise VideoError(video, f"no ground truth next to it ({npz.name}); synthetic videos have one")
@@ -274,7 +273,7 @@ def evaluate_faithfulness(
     frames = scored_frames = 0
     for video in tqdm(videos, desc=f"faithfulness {model_label}".strip(), disable=not progress):
         clip = predictor.decode(video)
-        box = find_person(predictor, clip)
+        box = predictor.clip_box(clip)
         truth = load_ground_truth(video, predictor, box)
         scored = np.ones(len(truth.mask), dtype=bool) if all_frames else in_view(truth.mask)
         frames, scored_frames = frames + len(scored), scored_frames + int(scored.sum())

@@ -22,7 +22,7 @@ from exercise_rec.explain.cam import CamArray, CamError, Normalization, compute_
 from exercise_rec.explain.overlay import crop_mask
 from exercise_rec.inference import Predictor
 
-__all__ = ["VideoExplanation", "cam_to_frames", "explain_video", "find_person"]
+__all__ = ["VideoExplanation", "cam_to_frames", "explain_video"]
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,6 @@ def cam_to_frames(cam: np.ndarray, crop: CropBox, frame_size: tuple[int, int]) -
     return CamArray(warped, info) if info is not None else warped.view(CamArray)
 
 
-def find_person(predictor: Predictor, clip: torch.Tensor) -> CropBox | None:
-    """The framing crop :meth:`Predictor.predict` would use for a uint8 ``clip`` [T, H, W, 3]:
-    around the person the pose estimator finds, None (the centre crop) when the predictor does not
-    frame or no person is found."""
-    if predictor.framing is None:
-        return None
-    return predictor.person_box(predictor.track(clip), clip.shape[1:3])
-
-
 def explain_video(
     predictor: Predictor,
     video: str | PathLike[str] | torch.Tensor,
@@ -91,11 +82,11 @@ def explain_video(
     person: CropBox | Literal["find", "centre"] = "find",
 ) -> VideoExplanation:
     """Decode ``video`` (a path or a uint8 clip ``[T, H, W, 3]``) as the predictor does, frame it
-    and explain it. ``person``: ``"find"`` frames it as a prediction is (:func:`find_person`),
+    and explain it. ``person``: ``"find"`` frames it as a prediction is (:meth:`Predictor.clip_box`),
     ``"centre"`` takes the centre crop, a box (pixels of the clip, e.g. a prediction's ``framing``)
     is used as given, so the CAM explains exactly the input that was classified."""
     clip = video if isinstance(video, torch.Tensor) else predictor.decode(video)
-    box = find_person(predictor, clip) if person == "find" else None if person == "centre" else person
+    box = predictor.clip_box(clip) if person == "find" else None if person == "centre" else person
     x, params = predictor.transform.with_params(clip, person=box)
     cam = compute_cam(
         predictor.model, x.to(predictor.device), layer, method, target, class_names=predictor.class_names,

@@ -210,12 +210,12 @@ def test_faithfulness_scores_a_person_at_the_edge_with_the_framing_crop(tmp_path
     clip = predictor.decode(video)
     factor = clip.shape[1] / 96
     box = CropBox(top=5 * factor, left=190 * factor, height=80 * factor, width=80 * factor)
-    monkeypatch.setattr(metrics, "find_person", lambda predictor, clip: box)
+    monkeypatch.setattr(predictor, "clip_box", lambda clip: box)
     (framed,) = evaluate_faithfulness(predictor, [video], ["conv"], methods=["gradcam"], progress=False)
     assert torch.equal(seen[-1], predictor.transform(clip, person=box))  # the image the model saw: framed
     assert (framed.frames_scored, framed.frames) == (CLIP_LEN, CLIP_LEN)
     assert framed.energy_inside > 0.95 and framed.pointing == 1.0 and framed.chance < 0.6
 
-    monkeypatch.setattr(metrics, "find_person", lambda predictor, clip: None)
+    monkeypatch.setattr(predictor, "clip_box", lambda clip: None)
     (centred,) = evaluate_faithfulness(predictor, [video], ["conv"], methods=["gradcam"], progress=False)
     assert centred.frames_scored == 0 and math.isnan(centred.pointing)
