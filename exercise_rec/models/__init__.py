@@ -10,6 +10,7 @@ from exercise_rec.models import (  # noqa: F401
     i3d,
     mobilenet_v2_3d,
     mobilenet_v4,
+    pose_c3d,
     resnet3d,
     torchvision_video,
 )

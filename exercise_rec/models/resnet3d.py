@@ -133,27 +133,36 @@ class ResNet3DConfig:
 
 class Bottleneck(nn.Module):
     """ResNet bottleneck: temporal ``kt x1x1`` conv_a → spatial 1x3x3 conv_b (carrying the stride,
-    as in pytorchvideo) → 1x1x1 conv_c, plus a projection shortcut when the shape changes."""
+    as in pytorchvideo) → 1x1x1 conv_c, plus a projection shortcut when the shape changes.
+    ``temporal_stride`` (1 in slow_r50; 2 in PoseC3D's last stage) strides conv_b and the shortcut
+    in time too, as MMAction2's ``Bottleneck3d`` does."""
 
     def __init__(
-        self, in_channels: int, inner: int, out_channels: int, temporal_kernel: int, spatial_stride: int
+        self,
+        in_channels: int,
+        inner: int,
+        out_channels: int,
+        temporal_kernel: int,
+        spatial_stride: int,
+        temporal_stride: int = 1,
     ) -> None:
         super().__init__()
+        stride = (temporal_stride, spatial_stride, spatial_stride)
         self.conv_a = nn.Conv3d(
             in_channels, inner, (temporal_kernel, 1, 1), padding=(temporal_kernel // 2, 0, 0), bias=False
         )
         self.norm_a = nn.BatchNorm3d(inner)
         self.conv_b = nn.Conv3d(
-            inner, inner, (1, 3, 3), stride=(1, spatial_stride, spatial_stride), padding=(0, 1, 1), bias=False
+            inner, inner, (1, 3, 3), stride=stride, padding=(0, 1, 1), bias=False
         )
         self.norm_b = nn.BatchNorm3d(inner)
         self.conv_c = nn.Conv3d(inner, out_channels, 1, bias=False)
         self.norm_c = nn.BatchNorm3d(out_channels)
         # Not in-place: Grad-CAM hooks read block outputs, which an in-place ReLU would overwrite.
         self.act = nn.ReLU()
-        needs_projection = in_channels != out_channels or spatial_stride != 1
+        needs_projection = in_channels != out_channels or stride != (1, 1, 1)
         self.shortcut_conv = (
-            nn.Conv3d(in_channels, out_channels, 1, stride=(1, spatial_stride, spatial_stride), bias=False)
+            nn.Conv3d(in_channels, out_channels, 1, stride=stride, bias=False)
             if needs_projection
             else None
         )

@@ -29,11 +29,17 @@ SMALL_KWARGS: dict[str, dict[str, object]] = {
     "mobilenet_v2_3d": {"width_mult": 0.25},
     "resnet3d": {"width": 4},
     "multiview_resnet3d": {"width": 4},
+    "posec3d_slowonly": {"width": 4},
 }
 # What each input kind means, written out here rather than read from the code under test; a model of
 # a kind missing here fails (KeyError) instead of being skipped.
-LAYOUTS = {"video": "[B, 3, T, H, W]", "image": "[B, 3, H, W]", "multiview": "[B, 2, 3, T, H, W]"}
-SAMPLE_SHAPES = {"video": (3, 2, 16, 16), "image": (3, 16, 16), "multiview": (2, 3, 2, 16, 16)}
+LAYOUTS = {
+    "video": "[B, 3, T, H, W]",
+    "image": "[B, 3, H, W]",
+    "multiview": "[B, 2, 3, T, H, W]",
+    "pose": "[B, 17, T, H, W]",
+}
+SAMPLE_SHAPES = {"video": (3, 2, 16, 16), "image": (3, 16, 16), "multiview": (2, 3, 2, 16, 16), "pose": (17, 2, 16, 16)}
 BATCH = 2
 
 
@@ -125,6 +131,7 @@ def test_two_dimensional_models_declare_image_and_their_video_forms_video() -> N
         ("pretrained_resnet", {"arch": "bogus"}),
         ("mobilenet_v4_custom", {"squeeze_ratio": 0}),
         ("mobilenet_v4_nano_video", {"shift_fraction": 0.9}),
+        ("posec3d_slowonly", {"width": 0}),
     ],
 )
 def test_every_family_raises_the_shared_config_error(name: str, kwargs: dict[str, object]) -> None:
