@@ -3,6 +3,7 @@
     python -m exercise_rec.synth --out data/synth --per-class 30 --seed 0
     python -m exercise_rec.synth --out data/synth_long --long --count 6 --duration 40
     python -m exercise_rec.synth --out data/synth_framing --per-class 10 --layout small_off_centre
+    python -m exercise_rec.synth --out data/synth_shifted --per-class 10 --seed 2 --appearance shifted
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from tqdm import tqdm
 
 from exercise_rec.cli_common import OneLineParser, cli, positive_int
 from exercise_rec.data.synthetic import (
+    APPEARANCE_DOMAINS,
     CLASS_NAMES,
     LAYOUT_PRESETS,
+    AppearanceDomain,
     Layout,
     SynthConfig,
     generate_dataset,
@@ -89,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of the limiting frame side the person's extent fills, drawn per video "
         "(default: the layout's; 0.6,0.9 for 'default')",
     )
+    p.add_argument(
+        "--appearance",
+        choices=APPEARANCE_DOMAINS,
+        default="train",
+        help="how the videos look: 'train' (the usual palettes, rooms, lighting and camera) or 'shifted', a held-out "
+        "domain none of whose ranges training ever draws from (neon and striped clothes, dyed hair, saturated "
+        "rooms with tiled floors, dim hazy colour-cast light, a camera 20-35 deg above and further away: person "
+        "fills 40-55%% unless --layout or --person-scale sets the size); same seed, same poses in both",
+    )
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     return p
 
@@ -106,10 +118,18 @@ def run(args: argparse.Namespace) -> int:
     duration = args.duration if args.duration is not None else (40.0 if args.long else 3.0)
     width, height = args.size
     layout = Layout.preset(args.layout)
-    if args.person_scale is not None:
+    appearance = AppearanceDomain.preset(args.appearance)
+    if args.person_scale is not None:  # an explicit size wins over the appearance domain's camera distance
         layout = replace(layout, person_scale=args.person_scale)
+        appearance = replace(appearance, person_scale=None)
     config = replace(
-        SynthConfig(), width=width, height=height, duration=duration, vary_resolution=not args.fixed_size, layout=layout
+        SynthConfig(),
+        width=width,
+        height=height,
+        duration=duration,
+        vary_resolution=not args.fixed_size,
+        layout=layout,
+        appearance=appearance,
     )
     prepare_output_dir(args.out)  # a bad --out fails here, before the progress bar draws
     if not args.long:

@@ -13,7 +13,9 @@ from exercise_rec.data.synthetic.generate import (
 )
 from exercise_rec.data.synthetic.motions import BACKGROUND_CLASS, CLASS_NAMES
 from exercise_rec.data.synthetic.scene import (
+    APPEARANCE_DOMAINS,
     LAYOUT_PRESETS,
+    AppearanceDomain,
     Layout,
     SynthConfig,
     SynthError,
@@ -24,10 +26,12 @@ from exercise_rec.data.synthetic.scene import (
 )
 
 __all__ = [
+    "APPEARANCE_DOMAINS",
     "BACKGROUND_CLASS",
     "CLASS_NAMES",
     "JOINT_NAMES",
     "LAYOUT_PRESETS",
+    "AppearanceDomain",
     "Layout",
     "SynthConfig",
     "SynthError",

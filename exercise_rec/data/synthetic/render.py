@@ -1,20 +1,26 @@
 """Drawing: appearance, background, camera placement, the figure as shaded thick limbs, degradation.
 
 Everything random here is drawn once per video from its own generator (appearance, room,
-camera, noise level), so a video is a function of its seed. OpenCV anti-aliased drawing with
-sub-pixel coordinates (``shift``) keeps slow motion smooth instead of jumping pixel to pixel.
+camera, noise level), so a video is a function of its seed; the ranges drawn from come from the
+video's :class:`~exercise_rec.data.synthetic.scene.AppearanceDomain` (training or held out).
+OpenCV anti-aliased drawing with sub-pixel coordinates (``shift``) keeps slow motion smooth
+instead of jumping pixel to pixel.
 The person mask is drawn with the same primitives (outline included, no anti-aliasing), so it
 covers every pixel the figure changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from exercise_rec.data.synthetic.figure import JOINT, Body
+
+if TYPE_CHECKING:
+    from exercise_rec.data.synthetic.scene import AppearanceDomain
 
 _SHIFT = 4  # OpenCV fixed-point bits for sub-pixel drawing
 SHADOW_STRENGTH = 0.2  # at most this fraction of brightness is taken away under the figure
@@ -33,7 +39,7 @@ _LIMBS = (
 
 @dataclass(frozen=True)
 class Appearance:
-    """Colours (RGB) of skin, hair and clothes, and the outline darkness."""
+    """Colours (RGB) of skin, hair and clothes; ``stripe``: bands of that colour across the clothes."""
 
     skin: tuple[int, int, int]
     hair: tuple[int, int, int]
@@ -42,19 +48,34 @@ class Appearance:
     shoes: tuple[int, int, int]
     long_sleeves: bool
     shorts: bool
+    stripe: tuple[int, int, int] | None = None  # None: flat-coloured clothes
+    bands: int = 0  # stripes across each clothed limb segment and down the shirt
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> Appearance:
-        skin = _SKIN[rng.integers(len(_SKIN))] * rng.uniform(0.9, 1.05) + rng.normal(0, 6, 3)
-        hair = rng.choice([(20, 15, 10), (60, 40, 20), (110, 70, 30), (200, 170, 110), (140, 140, 140)])
-        return cls(
+    def sample(cls, rng: np.random.Generator, domain: AppearanceDomain) -> Appearance:
+        skin = _SKIN[rng.integers(len(_SKIN))] * rng.uniform(*domain.skin_tone) + rng.normal(0, 6, 3)
+        hair = rng.choice(np.asarray(domain.hair))
+        look = cls(
             skin=_rgb(skin),
             hair=_rgb(np.asarray(hair) + rng.normal(0, 8, 3)),
-            shirt=_rgb(_random_colour(rng, saturation=(0.2, 0.9), value=(0.35, 0.95))),
-            pants=_rgb(_random_colour(rng, saturation=(0.0, 0.6), value=(0.12, 0.6))),
-            shoes=_rgb(_random_colour(rng, saturation=(0.0, 0.5), value=(0.1, 0.95))),
+            shirt=_rgb(_random_colour(rng, *domain.shirt)),
+            pants=_rgb(_random_colour(rng, *domain.pants)),
+            shoes=_rgb(_random_colour(rng, *domain.shoes)),
             long_sleeves=bool(rng.random() < 0.4),
             shorts=bool(rng.random() < 0.4),
+        )
+        if domain.stripes is None:  # draws nothing more: the training domain stays as it was
+            return look
+        stripe = _rgb(_random_colour(rng, *domain.stripe))
+        bands = int(rng.integers(domain.stripes[0], domain.stripes[1] + 1))
+        return replace(look, stripe=stripe, bands=bands)
+
+    def clothed(self, slot: str) -> bool:
+        """Is this limb slot covered by the shirt or the trousers (and so striped, if they are)?"""
+        return (
+            slot in ("upper_arm", "thigh")
+            or (slot == "forearm" and self.long_sleeves)
+            or (slot == "shin" and not self.shorts)
         )
 
     def colour(self, slot: str) -> tuple[int, int, int]:
@@ -160,22 +181,28 @@ def to_image(plane: np.ndarray, camera: Camera, width: int, height: int) -> np.n
 
 
 def make_background(
-    rng: np.random.Generator, width: int, height: int, floor: tuple[float, float], roll: float
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    floor: tuple[float, float],
+    roll: float,
+    domain: AppearanceDomain,
 ) -> np.ndarray:
     """A room: wall gradient with low-frequency texture, a floor with boards, clutter, an exercise mat.
 
     ``floor`` is the image point (u, v) where the figure stands (before ``roll``); the horizon goes
-    above it and the mat, when there is one, under it.
+    above it and the mat, when there is one, under it. ``domain`` gives the colour ranges, texture,
+    clutter count and floor tiles.
     """
     floor_u, floor_v = floor
     ys = np.linspace(0, 1, height)[:, None, None]
-    wall_top = _random_colour(rng, saturation=(0.0, 0.35), value=(0.45, 0.95))
-    wall_bottom = wall_top * rng.uniform(0.7, 1.1)
+    wall_top = _random_colour(rng, *domain.wall)
+    wall_bottom = wall_top * rng.uniform(*domain.wall_gradient)
     image = wall_top * (1 - ys) + wall_bottom * ys + np.zeros((1, width, 1))
-    texture = cv2.resize(rng.normal(0, 1, (6, 8)), (width, height), interpolation=cv2.INTER_CUBIC)
-    image += texture[..., None] * rng.uniform(3, 15) * rng.uniform(0.8, 1.2, 3)  # blotches, not rainbows
-    horizon = int(np.clip(floor_v - rng.uniform(0.06, 0.25) * height, height * 0.25, height - 2))
-    floor = _random_colour(rng, saturation=(0.1, 0.6), value=(0.25, 0.75))
+    texture = cv2.resize(rng.normal(0, 1, domain.texture_grid), (width, height), interpolation=cv2.INTER_CUBIC)
+    image += texture[..., None] * rng.uniform(*domain.texture) * rng.uniform(0.8, 1.2, 3)  # blotches, not rainbows
+    horizon = int(np.clip(floor_v - rng.uniform(*domain.horizon) * height, height * 0.25, height - 2))
+    floor = _random_colour(rng, *domain.floor)
     depth = np.linspace(0.75, 1.1, height - horizon)[:, None, None]
     image[horizon:] = floor * depth
     image = np.clip(image, 0, 255).astype(np.uint8)
@@ -184,9 +211,14 @@ def make_background(
         x_far = width * (k + 0.5) / 8
         x_near = width / 2 + (x_far - width / 2) * 3
         cv2.line(image, (int(x_far), horizon), (int(x_near), height), board, 1, cv2.LINE_AA)
+    if domain.tiles is not None:  # tile joints across the floor, closer together towards the horizon
+        rows = int(rng.integers(domain.tiles[0], domain.tiles[1] + 1))
+        for k in range(1, rows + 1):
+            y = horizon + (height - horizon) * (k / (rows + 0.5)) ** 1.7
+            cv2.line(image, (0, int(y)), (width, int(y)), board, 1, cv2.LINE_AA)
     cv2.line(image, (0, horizon), (width, horizon), _rgb(floor * 0.5), max(1, height // 80), cv2.LINE_AA)
-    for _ in range(int(rng.integers(0, 5))):  # wall clutter: doors, windows, posters, shelves, clocks
-        colour = _rgb(_random_colour(rng, saturation=(0.0, 0.8), value=(0.2, 1.0)))
+    for _ in range(int(rng.integers(domain.clutter[0], domain.clutter[1] + 1))):  # doors, windows, posters, clocks
+        colour = _rgb(_random_colour(rng, *domain.clutter_colour))
         w, h = rng.uniform(0.05, 0.3) * width, rng.uniform(0.05, 0.4) * height
         x, y = rng.uniform(-0.1, 1.0) * width, rng.uniform(0.0, 0.9) * horizon
         if rng.random() < 0.75:
@@ -197,7 +229,7 @@ def make_background(
     if rng.random() < 0.5:  # an exercise mat on the floor
         centre = (int(floor_u + rng.normal(0, 0.03) * width), int(floor_v + rng.uniform(0.0, 0.03) * height))
         axes = (int(rng.uniform(0.25, 0.45) * width), int(rng.uniform(0.03, 0.07) * height))
-        mat = _rgb(_random_colour(rng, saturation=(0.3, 0.9), value=(0.3, 0.8)))
+        mat = _rgb(_random_colour(rng, *domain.mat))
         cv2.ellipse(image, centre, axes, 0, 0, 360, mat, -1, cv2.LINE_AA)
     image = cv2.GaussianBlur(image, (0, 0), 0.6)
     roll_m = cv2.getRotationMatrix2D((width / 2, height / 2), roll, 1.0)
@@ -252,18 +284,41 @@ class FigurePainter:
                 self._head(image, mask, uv, forward)
             else:
                 _, ja, jb, rel, slot = part
-                self._limb(image, mask, uv[ja], uv[jb], self.width * rel, _shade(self.look.colour(slot), far))
+                stripe = _shade(self.look.stripe, far) if self.look.stripe and self.look.clothed(slot) else None
+                self._limb(image, mask, uv[ja], uv[jb], self.width * rel, _shade(self.look.colour(slot), far), stripe)
                 if slot == "forearm":
                     self._blob(image, mask, uv[jb], self.width * 0.55, _shade(self.look.skin, far))
 
-    def _limb(self, image: np.ndarray, mask: np.ndarray, p: np.ndarray, q: np.ndarray, width: float, colour) -> None:
+    def _limb(
+        self, image: np.ndarray, mask: np.ndarray, p: np.ndarray, q: np.ndarray, width: float, colour, stripe=None
+    ) -> None:
         w = max(1, int(round(width)))
         a, b = _pt(p), _pt(q)
         cv2.line(image, a, b, _shade(colour, 0.55), w + 2 * self.outline, cv2.LINE_AA, _SHIFT)
         cv2.line(image, a, b, colour, w, cv2.LINE_AA, _SHIFT)
+        if stripe is not None:
+            self._stripes(image, p, q, w / 2, stripe)
         light = np.array([-0.25, -0.25]) * width
         cv2.line(image, _pt(p + light), _pt(q + light), _shade(colour, 1.25), max(1, w // 3), cv2.LINE_AA, _SHIFT)
         cv2.line(mask, a, b, 1, w + 2 * self.outline, cv2.LINE_8, _SHIFT)
+
+    def _stripes(self, image: np.ndarray, p: np.ndarray, q: np.ndarray, half_width: float, colour) -> None:
+        """Bands across the segment p-q (``half_width`` either side), inside what the segment painted."""
+        axis = q - p
+        length = float(np.hypot(*axis))
+        if length > 1e-6:
+            side = np.array([-axis[1], axis[0]]) / length * half_width
+            self._ladder(image, (p + side, q + side), (p - side, q - side), colour)
+
+    def _ladder(self, image: np.ndarray, rail_a: tuple, rail_b: tuple, colour) -> None:
+        """``look.bands`` bands between two rails (start, end), spaced evenly: rungs 1, 3, 5... of 2n + 1."""
+        parts = 2 * self.look.bands + 1
+        (a0, a1), (b0, b1) = rail_a, rail_b
+        for k in range(self.look.bands):
+            f, g = (2 * k + 1) / parts, (2 * k + 2) / parts
+            quad = np.array([a0 + f * (a1 - a0), a0 + g * (a1 - a0), b0 + g * (b1 - b0), b0 + f * (b1 - b0)])
+            hull = cv2.convexHull(np.round(quad * _ONE).astype(np.int32))
+            cv2.fillConvexPoly(image, hull, colour, cv2.LINE_AA, _SHIFT)
 
     def _blob(self, image: np.ndarray, mask: np.ndarray, centre: np.ndarray, radius: float, colour) -> None:
         r = int(round(radius * _ONE))
@@ -284,6 +339,14 @@ class FigurePainter:
             if grow:
                 cv2.polylines(target, [hull], True, colour, grow, line, _SHIFT)
             cv2.line(target, _pt(neck), _pt(pelvis), colour, self.torso_width + grow, line, _SHIFT)
+        if self.look.stripe is not None:  # the shirt's bands, from the shoulders down to the waist
+            r_sh, l_sh, l_hip, r_hip = corners
+            self._ladder(image, (r_sh, r_sh + 0.85 * (r_hip - r_sh)), (l_sh, l_sh + 0.85 * (l_hip - l_sh)), self.look.stripe)
+            # the same bands on the thick neck-pelvis stroke (all there is of the torso side-on), level with those
+            axis = pelvis - neck
+            top, bottom = (r_sh + l_sh) / 2, (r_sh + l_sh + 0.85 * (r_hip + l_hip - r_sh - l_sh)) / 2
+            ends = np.clip([(point - neck) @ axis / max(axis @ axis, 1e-9) for point in (top, bottom)], 0, 1)
+            self._stripes(image, neck + ends[0] * axis, neck + ends[1] * axis, self.torso_width / 2, self.look.stripe)
         hips = uv[[JOINT["r_hip"], JOINT["l_hip"]]]
         cv2.line(image, _pt(hips[0]), _pt(hips[1]), pants, int(self.width * 1.3), cv2.LINE_AA, _SHIFT)
         cv2.line(image, _pt(waist), _pt(pelvis), pants, self.torso_width, cv2.LINE_AA, _SHIFT)
@@ -306,25 +369,39 @@ class FigurePainter:
 
 @dataclass(frozen=True)
 class Degradation:
-    """Per-video camera imperfections: exposure curve, blur, sensor noise."""
+    """Per-video lighting and camera imperfections: exposure curve, colour cast, blur, sensor noise."""
 
     gain: float
     gamma: float
     blur_sigma: float
     noise: int  # half-range of the uniform per-pixel noise, in grey levels
+    contrast: float = 1.0  # < 1 pulls every level towards mid grey (haze)
+    cast: tuple[float, float, float] = (1.0, 1.0, 1.0)  # per-channel (R, G, B) gains of the light's colour
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> Degradation:
-        return cls(
-            gain=rng.uniform(0.85, 1.15),
-            gamma=rng.uniform(0.85, 1.2),
+    def sample(cls, rng: np.random.Generator, domain: AppearanceDomain) -> Degradation:
+        out = cls(
+            gain=rng.uniform(*domain.gain),
+            gamma=rng.uniform(*domain.gamma),
             blur_sigma=float(rng.uniform(0.4, 1.3)) if rng.random() < 0.6 else 0.0,
             noise=int(rng.integers(0, 9)),
         )
+        if domain.contrast is not None:  # neither is drawn in the training domain
+            out = replace(out, contrast=float(rng.uniform(*domain.contrast)))
+        if domain.cast is not None:
+            strength, hue = rng.uniform(*domain.cast), rng.uniform(0, 180)
+            tint = cv2.cvtColor(np.array([[[hue, 255, 255]]], np.uint8), cv2.COLOR_HSV2RGB)[0, 0] / 255.0
+            out = replace(out, cast=tuple(float(g) for g in 1 + strength * (tint - tint.mean())))
+        return out
 
     def lut(self) -> np.ndarray:
+        """The exposure curve as a cv2.LUT table: [256] uint8, or [256, 1, 3] with a contrast change or a cast."""
         levels = np.arange(256) / 255.0
-        return np.clip(255 * self.gain * levels**self.gamma, 0, 255).round().astype(np.uint8)
+        if self.contrast == 1.0 and self.cast == (1.0, 1.0, 1.0):
+            return np.clip(255 * self.gain * levels**self.gamma, 0, 255).round().astype(np.uint8)
+        curve = 0.5 + (self.gain * levels**self.gamma - 0.5) * self.contrast
+        table = 255 * curve[:, None] * np.asarray(self.cast, dtype=float)[None, :]
+        return np.clip(table, 0, 255).round().astype(np.uint8)[:, None, :]
 
     def optics(self, frame: np.ndarray, lut: np.ndarray) -> np.ndarray:
         """The deterministic part: exposure curve and lens blur."""

@@ -114,6 +114,185 @@ class Layout:
 LAYOUT_PRESETS = ("default", "small_off_centre")
 
 
+_Range = tuple[float, float]
+_HSVBox = tuple[_Range, _Range]  # (saturation, value) ranges of a colour whose hue is uniform over the circle
+
+
+_OPTIONAL = ("stripes", "tiles", "contrast", "cast", "person_scale")  # AppearanceDomain fields that may be None
+
+
+def _span(name: str, value, low: float, high: float, whole: bool = False) -> tuple:
+    """An AppearanceDomain (min, max) range with low <= min <= max <= high (whole numbers if ``whole``)."""
+    kind = int if whole else float
+    try:
+        lo, hi = (kind(v) for v in value)
+        fits = low <= lo <= hi <= high and (not whole or all(float(v) == int(v) for v in value))
+    except (TypeError, ValueError):
+        fits = False
+    if not fits:
+        raise SynthError(
+            f"AppearanceDomain.{name} must be a (min, max) pair with {low:g} <= min <= max <= {high:g}, got {value!r}"
+        )
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class AppearanceDomain:
+    """How the videos look: figure palette and clothing, room, lighting, camera height and distance.
+
+    The default (``"train"``) is what every dataset so far was made with (same seed, same bytes).
+    :meth:`shifted` is a held-out domain for measuring how a model copes with looks it never saw:
+    every range it draws from is disjoint from the training one (a colour's (saturation, value)
+    box is, its hue is uniform over the circle in both), and it adds what training never has
+    (striped clothes, tiled floors, a colour cast, a contrast change). The person's motion, body
+    proportions, frame size, camera yaw and roll, blur and sensor noise are shared, and a video's
+    pose is the same for the same seed in both domains: only the look differs. Ranges are (min,
+    max), counts inclusive; colours are (saturation, value) boxes in [0, 1].
+
+    ======================  ==============================  ======================================
+    field                   ``train`` (default)             ``shifted`` (held out)
+    ======================  ==============================  ======================================
+    ``skin_tone``           x 0.9-1.05 of the skin palette  x 0.72-0.86
+    ``hair``                black, browns, blond, grey      dyed: red, blue, pink, green, white
+    ``shirt``               S 0.2-0.9, V 0.35-0.95          S 0.93-1.0, V 0.96-1.0 (neon)
+    ``pants``               S 0.0-0.6, V 0.12-0.6           S 0.65-1.0, V 0.65-0.95
+    ``shoes``               S 0.0-0.5, V 0.1-0.95           S 0.55-1.0, V 0.96-1.0
+    ``stripes``             none (flat colours)             2-4 bands per shirt / trouser segment
+    ``stripe``              --                              S 0.0-1.0, V 0.0-0.08 (near black)
+    ``wall``                S 0.0-0.35, V 0.45-0.95         S 0.45-0.85, V 0.2-0.42
+    ``wall_gradient``       bottom = top x 0.7-1.1          x 1.25-1.6 (bright towards the horizon)
+    ``texture``             amplitude 3-15 grey levels      20-35
+    ``texture_grid``        6 x 8 blotches                  12 x 16 (finer)
+    ``horizon``             0.06-0.25 of H above the feet   0.27-0.45
+    ``floor``               S 0.1-0.6, V 0.25-0.75          S 0.65-0.95, V 0.78-0.95
+    ``tiles``               none (boards only)              2-5 tile rows across the floor
+    ``clutter``             0-4 wall items                  5-9
+    ``clutter_colour``      S 0.0-0.8, V 0.2-1.0            S 0.85-1.0, V 0.2-1.0
+    ``mat``                 S 0.3-0.9, V 0.3-0.8            S 0.0-0.25, V 0.85-1.0
+    ``gain`` (brightness)   0.85-1.15                       0.62-0.8
+    ``gamma``               0.85-1.2                        0.6-0.8
+    ``contrast``            none (1)                        0.6-0.8 about mid grey (hazy)
+    ``cast``                none (neutral)                  channel gains 0.15-0.3 apart, any hue
+    ``elevation``           0-15 deg looking down           20-35 deg (a higher camera)
+    ``person_scale``        the layout's (0.6-0.9)          0.4-0.55 (further away)
+    ======================  ==============================  ======================================
+
+    ``person_scale`` (None: the layout's) replaces the layout's size only while the layout keeps
+    its default 0.6-0.9: a layout with its own size (``small_off_centre``, ``--person-scale``)
+    keeps it. ``stripes``, ``tiles``, ``contrast`` and ``cast`` are None when absent; only then
+    does the generator draw nothing for them, which is what keeps the default byte-identical.
+    """
+
+    skin_tone: _Range = (0.9, 1.05)
+    hair: tuple[tuple[int, int, int], ...] = ((20, 15, 10), (60, 40, 20), (110, 70, 30), (200, 170, 110), (140, 140, 140))
+    shirt: _HSVBox = ((0.2, 0.9), (0.35, 0.95))
+    pants: _HSVBox = ((0.0, 0.6), (0.12, 0.6))
+    shoes: _HSVBox = ((0.0, 0.5), (0.1, 0.95))
+    stripes: tuple[int, int] | None = None
+    stripe: _HSVBox = ((0.0, 1.0), (0.0, 0.08))
+    wall: _HSVBox = ((0.0, 0.35), (0.45, 0.95))
+    wall_gradient: _Range = (0.7, 1.1)
+    texture: _Range = (3.0, 15.0)
+    texture_grid: tuple[int, int] = (6, 8)
+    horizon: _Range = (0.06, 0.25)
+    floor: _HSVBox = ((0.1, 0.6), (0.25, 0.75))
+    tiles: tuple[int, int] | None = None
+    clutter: tuple[int, int] = (0, 4)
+    clutter_colour: _HSVBox = ((0.0, 0.8), (0.2, 1.0))
+    mat: _HSVBox = ((0.3, 0.9), (0.3, 0.8))
+    gain: _Range = (0.85, 1.15)
+    gamma: _Range = (0.85, 1.2)
+    contrast: _Range | None = None
+    cast: _Range | None = None
+    elevation: _Range = (0.0, 15.0)
+    person_scale: _Range | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("shirt", "pants", "shoes", "stripe", "wall", "floor", "clutter_colour", "mat"):
+            value = getattr(self, name)
+            if not (isinstance(value, (tuple, list)) and len(value) == 2):
+                raise SynthError(f"AppearanceDomain.{name} must be ((s_min, s_max), (v_min, v_max)), got {value!r}")
+            object.__setattr__(
+                self, name, (_span(f"{name} saturation", value[0], 0, 1), _span(f"{name} value", value[1], 0, 1))
+            )
+        bounds = {
+            "skin_tone": (0, 2),
+            "wall_gradient": (0, 3),
+            "texture": (0, 128),
+            "horizon": (0, 1),
+            "gain": (0, 4),
+            "gamma": (0.01, 4),
+            "contrast": (0, 4),
+            "cast": (0, 1),
+            "elevation": (0, 89),
+            "person_scale": (0.01, 1),
+        }
+        for name, (low, high) in bounds.items():
+            if getattr(self, name) is not None or name not in _OPTIONAL:
+                object.__setattr__(self, name, _span(name, getattr(self, name), low, high))
+        for name, (low, high) in {
+            "stripes": (1, 64),
+            "tiles": (1, 64),
+            "clutter": (0, 64),
+            "texture_grid": (2, 256),
+        }.items():
+            if getattr(self, name) is not None or name not in _OPTIONAL:
+                object.__setattr__(self, name, _span(name, getattr(self, name), low, high, whole=True))
+        try:
+            hair = tuple(tuple(int(v) for v in rgb) for rgb in self.hair)
+        except (TypeError, ValueError):
+            hair = ()
+        if not hair or any(len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb) for rgb in hair):
+            raise SynthError(f"AppearanceDomain.hair must be (r, g, b) colours in 0-255, got {self.hair!r}")
+        object.__setattr__(self, "hair", hair)
+
+    @classmethod
+    def shifted(cls) -> AppearanceDomain:
+        """The held-out domain (table above): nothing in it is ever drawn for training."""
+        return cls(
+            skin_tone=(0.72, 0.86),
+            hair=((200, 40, 40), (40, 90, 200), (220, 90, 180), (60, 170, 80), (240, 240, 240)),
+            shirt=((0.93, 1.0), (0.96, 1.0)),
+            pants=((0.65, 1.0), (0.65, 0.95)),
+            shoes=((0.55, 1.0), (0.96, 1.0)),
+            stripes=(2, 4),
+            wall=((0.45, 0.85), (0.2, 0.42)),
+            wall_gradient=(1.25, 1.6),
+            texture=(20.0, 35.0),
+            texture_grid=(12, 16),
+            horizon=(0.27, 0.45),
+            floor=((0.65, 0.95), (0.78, 0.95)),
+            tiles=(2, 5),
+            clutter=(5, 9),
+            clutter_colour=((0.85, 1.0), (0.2, 1.0)),
+            mat=((0.0, 0.25), (0.85, 1.0)),
+            gain=(0.62, 0.8),
+            gamma=(0.6, 0.8),
+            contrast=(0.6, 0.8),
+            cast=(0.15, 0.3),
+            elevation=(20.0, 35.0),
+            person_scale=(0.4, 0.55),
+        )
+
+    @classmethod
+    def preset(cls, name: str) -> AppearanceDomain:
+        """A named domain: one of :data:`APPEARANCE_DOMAINS`."""
+        if name == "train":
+            return cls()
+        if name == "shifted":
+            return cls.shifted()
+        raise SynthError(f"unknown appearance domain {name!r}; valid: {', '.join(APPEARANCE_DOMAINS)}")
+
+    def scale_range(self, layout: Layout) -> tuple[float, float]:
+        """The person-size range a video draws from: this domain's, unless the layout sets its own."""
+        if self.person_scale is not None and layout.person_scale == Layout().person_scale:
+            return self.person_scale
+        return layout.person_scale
+
+
+APPEARANCE_DOMAINS = ("train", "shifted")
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """What every generated video shares; per-video variation is drawn around these."""
@@ -126,6 +305,7 @@ class SynthConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     layout: Layout = field(default_factory=Layout)  # person size, frame shapes, cut-off people
+    appearance: AppearanceDomain = field(default_factory=AppearanceDomain)  # looks: "train" or the held-out "shifted"
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:
@@ -139,6 +319,9 @@ class SynthConfig:
             raise SynthError(f"val/test fractions must be >= 0 and sum below 1, got {fractions}")
         if not isinstance(self.layout, Layout):
             raise SynthError(f"SynthConfig.layout must be a Layout, got {type(self.layout).__name__}")
+        if not isinstance(self.appearance, AppearanceDomain):
+            kind = type(self.appearance).__name__
+            raise SynthError(f"SynthConfig.appearance must be an AppearanceDomain, got {kind}")
 
 
 @dataclass
@@ -181,16 +364,21 @@ def render_pose(
     size: tuple[int, int],
     rng: np.random.Generator,
     layout: Layout | None = None,
+    appearance: AppearanceDomain | None = None,
 ) -> SynthVideo:
-    """Project, place and paint a posed figure in a random room, with random camera degradations."""
+    """Project, place and paint a posed figure in a random room, with random camera degradations.
+
+    ``appearance`` (default: the training domain) sets every look range; ``pose`` is drawn before
+    and is untouched by it.
+    """
     layout = layout or Layout()
+    domain = appearance or AppearanceDomain()
     width, height = size
     joints3d = forward_kinematics(body, pose)
-    elevation = rng.uniform(0, 15)  # degrees the camera looks down
+    elevation = rng.uniform(*domain.elevation)  # degrees the camera looks down
     plane, depth = rotate_view(joints3d, elevation)
-    camera = place_camera(
-        plane, body, width, height, rng, layout.person_scale, cut_off=layout.cut_off, cut_depth=layout.cut_depth
-    )
+    scale_range = domain.scale_range(layout)
+    camera = place_camera(plane, body, width, height, rng, scale_range, cut_off=layout.cut_off, cut_depth=layout.cut_depth)
     uv = to_image(plane, camera, width, height)
     # keep the person (pelvis) inside the frame when walking would take them out: compress the path
     centre_u = uv[:, JOINT["pelvis"], 0] - width / 2
@@ -209,9 +397,9 @@ def render_pose(
     floor_u = float(uv[:, JOINT["pelvis"], 0].mean())
     under = np.stack([plane[:, JOINT["pelvis"], 0], np.zeros(pose.frames)], -1)
     floor_v = to_image(under, camera, width, height)[:, 1]  # floor row below the figure, roll included
-    background = make_background(rng, width, height, (floor_u, camera.origin[1]), camera.roll)
-    painter = FigurePainter(body, Appearance.sample(rng), camera.scale)
-    degradation = Degradation.sample(rng)
+    background = make_background(rng, width, height, (floor_u, camera.origin[1]), camera.roll, domain)
+    painter = FigurePainter(body, Appearance.sample(rng, domain), camera.scale)
+    degradation = Degradation.sample(rng, domain)
     lut = degradation.lut()
     frames = np.empty((pose.frames, height, width, 3), np.uint8)
     masks = np.zeros((pose.frames, height, width), np.uint8)
@@ -233,7 +421,7 @@ def render_clip(class_name: str, rng: np.random.Generator, config: SynthConfig) 
     body = Body.sample(rng)
     pose = motion.program(t, rng, body)
     pose.set(yaw=pose.get("yaw") + _view(motion.view, motion.view_jitter, rng))
-    video = render_pose(pose, body, fps, _frame_size(config, rng), rng, config.layout)
+    video = render_pose(pose, body, fps, _frame_size(config, rng), rng, config.layout, config.appearance)
     video.labels = [class_name] * frames
     return video
 
@@ -300,6 +488,6 @@ def render_recording(rng: np.random.Generator, config: SynthConfig) -> SynthVide
     pose = parts[0][0]
     for part, weight in parts[1:]:
         pose = blend(pose, part, weight)
-    video = render_pose(pose, body, fps, _frame_size(config, rng), rng, config.layout)
+    video = render_pose(pose, body, fps, _frame_size(config, rng), rng, config.layout, config.appearance)
     video.labels = list(labels)
     return video
