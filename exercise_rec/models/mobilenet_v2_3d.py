@@ -16,6 +16,14 @@ Deviations from the reference, both deliberate:
 * Every ReLU6 is out of place, so the activations that Grad-CAM records at the layers in
   ``CAM_LAYERS`` are never overwritten afterwards. Activation modules hold no parameters, so the
   state-dict keys are unchanged.
+
+The same network on pose heatmap volumes (``mobilenet_v2_3d_pose``, the issue's cheap alternative to
+``posec3d_slowonly``): only the stem conv's input channels change (``in_channels`` 17 keypoint maps,
+34 with limb maps, :mod:`exercise_rec.pose.heatmaps`), so the blocks, names and CAM layers are the
+video model's. It is a registry entry of its own because an entry's input kind is known before the
+model is built (the trainer and ``Predictor`` feed a model by it): ``mobilenet_v2_3d`` always takes
+RGB clips, ``mobilenet_v2_3d_pose`` always volumes. At its default input ``(17, 32, 56, 56)`` it
+costs ~1.1 GFLOPs, ~18x less than ``posec3d_slowonly`` (20.8).
 """
 
 from __future__ import annotations
@@ -42,13 +50,17 @@ __all__ = [
     "InvertedResidualGroup",
     "MobileNet3DConfig",
     "MobileNetV2_3D",
+    "MobileNetV2_3DPose",
+    "POSE_KEYPOINTS",
     "conv_bn_relu6",
     "make_features",
     "mobilenet_v2_3d",
+    "mobilenet_v2_3d_pose",
 ]
 
 Triple = tuple[int, int, int]
 MODES = ("standard", "high_temporal")
+POSE_KEYPOINTS = 17  # COCO keypoint heatmaps: the channels of exercise_rec.pose.heatmaps' volumes
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,8 @@ def _is_real(value: object) -> bool:
 
 @dataclass(frozen=True)
 class MobileNet3DConfig:
-    """What defines a MobileNetV2-3D network."""
+    """What defines a MobileNetV2-3D network. ``in_channels``: 3 for RGB clips; the keypoint (and
+    limb) heatmaps of a pose volume for :class:`MobileNetV2_3DPose`."""
 
     num_classes: int = 17
     width_mult: float = 1.0
@@ -91,9 +104,12 @@ class MobileNet3DConfig:
     stem_channels: int = 32
     last_channels: int = 1280
     groups: tuple[InvertedResidualGroup, ...] = DEFAULT_GROUPS
+    in_channels: int = 3
 
     def __post_init__(self) -> None:
         check_num_classes(self.num_classes)
+        if type(self.in_channels) is not int or self.in_channels < 1:
+            raise ConfigError(f"in_channels must be a positive int, got {self.in_channels!r}")
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
         width = self.width_mult
@@ -172,7 +188,7 @@ def make_features(config: MobileNet3DConfig) -> nn.Sequential:
     """Stem, inverted-residual blocks and final 1x1x1 conv as one flat ``Sequential`` (the
     reference's ``features.N`` numbering)."""
     channels = config.scaled(config.stem_channels)
-    layers: list[nn.Module] = [conv_bn_relu6(3, channels, 3, _STEM_STRIDE)]
+    layers: list[nn.Module] = [conv_bn_relu6(config.in_channels, channels, 3, _STEM_STRIDE)]
     for group in config.groups:
         out_channels = config.scaled(group.channels)
         for i in range(group.num_blocks):
@@ -199,6 +215,8 @@ def _init_weights(model: nn.Module) -> None:
 class MobileNetV2_3D(Classifier):
     """MobileNetV2-3D for ``[B, 3, T, H, W]`` clips; any T/H/W >= 1 (padded convs, global pooling)."""
 
+    input_kind = "video"
+
     def __init__(self, config: MobileNet3DConfig) -> None:
         super().__init__()
         self.config = config
@@ -216,7 +234,7 @@ class MobileNetV2_3D(Classifier):
 
     def feature_map(self, x: Tensor) -> Tensor:
         """Output of the final 1x1x1 conv, ``[B, D, T', H', W']``."""
-        return self.features(check_clip(x, self.input_kind, 3))
+        return self.features(check_clip(x, self.input_kind, self.config.in_channels))
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Globally average-pooled features ``[B, D]`` (D = 1280 up to width 1.0)."""
@@ -230,6 +248,12 @@ class MobileNetV2_3D(Classifier):
         old = self.classifier[-1]
         self.classifier[-1] = classifier_layer(old.in_features, num_classes, like=old.weight)
         self.config = replace(self.config, num_classes=num_classes)
+
+
+class MobileNetV2_3DPose(MobileNetV2_3D):
+    """MobileNetV2-3D for ``[B, K, T, H, W]`` pose heatmap volumes (``config.in_channels`` = K)."""
+
+    input_kind = "pose"
 
 
 CAM_LAYERS = _cam_layers(DEFAULT_GROUPS)
@@ -250,3 +274,23 @@ def mobilenet_v2_3d(
 ) -> MobileNetV2_3D:
     """MobileNetV2-3D; ``mode="high_temporal"`` keeps every time step (no temporal striding)."""
     return MobileNetV2_3D(MobileNet3DConfig(num_classes, width_mult, mode, dropout))
+
+
+@register_model(
+    "mobilenet_v2_3d_pose",
+    default_input=(POSE_KEYPOINTS, 32, 56, 56),
+    cam_layers=CAM_LAYERS,
+    input_kind="pose",
+    description="MobileNetV2-3D on 17-keypoint heatmap volumes (~1.1 GFLOPs; posec3d_slowonly's cheap alternative)",
+)
+def mobilenet_v2_3d_pose(
+    num_classes: int = 17,
+    in_channels: int = POSE_KEYPOINTS,
+    width_mult: float = 1.0,
+    mode: str = "standard",
+    dropout: float = 0.2,
+) -> MobileNetV2_3DPose:
+    """MobileNetV2-3D on ``[B, in_channels, T, H, W]`` heatmap volumes; ``in_channels=34`` takes
+    keypoint and limb maps (``HeatmapConfig(with_limbs=True)``)."""
+    config = MobileNet3DConfig(num_classes, width_mult, mode, dropout, in_channels=in_channels)
+    return MobileNetV2_3DPose(config)

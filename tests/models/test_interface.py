@@ -27,6 +27,7 @@ NUM_CLASSES = 5
 # The smallest configuration each builder allows; every other model is built with its defaults.
 SMALL_KWARGS: dict[str, dict[str, object]] = {
     "mobilenet_v2_3d": {"width_mult": 0.25},
+    "mobilenet_v2_3d_pose": {"width_mult": 0.25},
     "resnet3d": {"width": 4},
     "multiview_resnet3d": {"width": 4},
     "posec3d_slowonly": {"width": 4},

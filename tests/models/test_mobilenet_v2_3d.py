@@ -329,3 +329,29 @@ def test_runs_on_cuda() -> None:
         out = model(x.cuda())
     assert out.device.type == "cuda"
     torch.testing.assert_close(out.cpu(), model.cpu()(x), rtol=1e-3, atol=1e-4)
+
+
+def test_pose_form_takes_heatmap_volumes_with_the_video_models_blocks() -> None:
+    """``mobilenet_v2_3d_pose``: only the stem's input channels differ, so every other tensor has the
+    video model's name and shape (a video checkpoint's blocks can initialise it), and the video
+    entry keeps its RGB stem (existing checkpoints load unchanged)."""
+    entry = get_entry("mobilenet_v2_3d_pose")
+    assert entry.input_kind == "pose" and entry.default_input == (17, 32, 56, 56)
+    assert entry.kwargs == {"in_channels": 17, "width_mult": 1.0, "mode": "standard", "dropout": 0.2}
+    assert "in_channels" not in get_entry("mobilenet_v2_3d").kwargs
+    pose = build_model("mobilenet_v2_3d_pose", 5, in_channels=34, width_mult=0.5).eval()
+    video = build_model("mobilenet_v2_3d", 5, width_mult=0.5)
+    assert pose.input_kind == "pose" and video.input_kind == "video" and pose.cam_layers == video.cam_layers
+    pose_shapes = {k: v.shape for k, v in pose.state_dict().items()}
+    video_shapes = {k: v.shape for k, v in video.state_dict().items()}
+    assert pose_shapes.keys() == video_shapes.keys()
+    assert [k for k in pose_shapes if pose_shapes[k] != video_shapes[k]] == ["features.0.0.weight"]
+    assert pose_shapes["features.0.0.weight"][1] == 34
+    with torch.no_grad():
+        assert pose(torch.randn(2, 34, 4, 16, 16)).shape == (2, 5)
+    with pytest.raises(ModelInputError, match=r"\[B, 34, T, H, W\] pose heatmap volume"):
+        pose(torch.randn(2, 3, 4, 16, 16))
+    with pytest.raises(ConfigError, match="in_channels"):
+        build_model("mobilenet_v2_3d_pose", 5, in_channels=0)
+    card = model_card("mobilenet_v2_3d_pose", 17)
+    assert 1.0e9 < card.flops < 1.3e9  # ~18x below posec3d_slowonly's 20.8 GFLOPs at (17, 32, 56, 56)
