@@ -23,16 +23,20 @@ from exercise_rec.data.framing import CropBox
 from exercise_rec.data.video import write_video
 from exercise_rec.explain.cam import CamError, CamInfo
 
-__all__ = ["cam_frames", "cam_video", "crop_mask", "frame_importance", "importance_figure", "overlay"]
+__all__ = ["cam_frames", "cam_title", "cam_video", "crop_mask", "frame_importance", "importance_figure", "overlay"]
+
+
+def _colormap(colormap: str) -> matplotlib.colors.Colormap:
+    """A matplotlib colormap by name (a :class:`CamError` naming a few when it does not exist)."""
+    try:
+        return matplotlib.colormaps[colormap]
+    except KeyError:
+        raise CamError(f"unknown colormap {colormap!r}; e.g. jet, turbo, inferno, viridis") from None
 
 
 def _lut(colormap: str) -> np.ndarray:
     """A matplotlib colormap as a uint8 [256, 3] lookup table."""
-    try:
-        cmap = matplotlib.colormaps[colormap]
-    except KeyError:
-        raise CamError(f"unknown colormap {colormap!r}; e.g. jet, turbo, inferno, viridis") from None
-    return (cmap(np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    return (_colormap(colormap)(np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
 
 
 def _as_frames(frames: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -88,12 +92,15 @@ def importance_figure(importance: np.ndarray, info: CamInfo | None = None) -> Fi
     axes.set_ylim(0, max(1e-6, float(values.max(initial=0.0))) * 1.1)
     axes.set_xlim(-0.5, len(values) - 0.5)
     if info is not None:
-        target = info.target_name or f"class {info.target}"
-        note = " (layer has 1 time step: same map on every frame)" if info.temporal_resolution == 1 else ""
-        axes.set_title(
-            f"{info.method} @ {info.layer} for {target}: T'={info.temporal_resolution}{note}", fontsize=8
-        )
+        axes.set_title(cam_title(info), fontsize=8)
     return figure
+
+
+def cam_title(info: CamInfo) -> str:
+    """One line naming a CAM's method, layer, target and T' (the charts' title)."""
+    target = info.target_name or f"class {info.target}"
+    note = " (layer has 1 time step: same map on every frame)" if info.temporal_resolution == 1 else ""
+    return f"{info.method} @ {info.layer} for {target}: T'={info.temporal_resolution}{note}"
 
 
 def cam_frames(
