@@ -27,6 +27,7 @@ from exercise_rec.data.dataset import (
 from exercise_rec.data.framing import FramingConfig
 from exercise_rec.data.transforms import AugmentConfig, ClipTransform, build_transforms
 from exercise_rec.errors import ConfigError
+from exercise_rec.pose.heatmaps import HeatmapConfig, PoseAugmentConfig
 
 __all__ = ["ExerciseVideoDataModule", "default_num_workers"]
 
@@ -53,6 +54,11 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
     counts them twice in the metrics); training shares stay Lightning's.
     ``sources=True``: loader batches are ``(clips, labels, sources)`` (the files read, see
     :attr:`ClipItem.source`); ``warn_each_skip`` and ``framing`` as in :class:`ExerciseVideoDataset`.
+    ``heatmaps``: the loaders yield pose heatmap volumes ``[B, K, T, size, size]`` instead of clips
+    (a pose model's input; same splits, skips and batches): the training split with jittered
+    frames and ``pose_augment``, the others sampled uniformly (see :class:`ExerciseVideoDataset`);
+    ``clip_len``, ``size``, ``augment`` and ``framing`` then do not apply and the clip transforms
+    are None.
     """
 
     def __init__(
@@ -70,6 +76,8 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
         sources: bool = False,
         warn_each_skip: bool = True,
         framing: FramingConfig | None = None,
+        heatmaps: HeatmapConfig | None = None,
+        pose_augment: PoseAugmentConfig | None = PoseAugmentConfig(),
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -85,9 +93,14 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
         self.long_layout = long_layout
         self.sources = sources
         self.warn_each_skip = warn_each_skip
-        self.framing = framing
-        self.train_transform: ClipTransform = build_transforms(True, self.size, augment, framing)
-        self.eval_transform: ClipTransform = build_transforms(False, self.size, augment, framing)
+        self.framing = None if heatmaps is not None else framing
+        self.heatmaps = heatmaps
+        self.pose_augment = pose_augment
+        self.train_transform: ClipTransform | None = None
+        self.eval_transform: ClipTransform | None = None
+        if heatmaps is None:
+            self.train_transform = build_transforms(True, self.size, augment, framing)
+            self.eval_transform = build_transforms(False, self.size, augment, framing)
         self._datasets: dict[str, ExerciseVideoDataset] = {}
 
     def _dataset(self, split: Split) -> ExerciseVideoDataset:
@@ -104,6 +117,8 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
                 warn_each_skip=self.warn_each_skip,
                 framing=self.framing,
                 input_size=self.size,
+                heatmaps=self.heatmaps,
+                pose_augment=self.pose_augment,
             )
         return self._datasets[split]
 
@@ -132,6 +147,11 @@ class ExerciseVideoDataModule(pl.LightningDataModule):
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.train_dataset.class_names
+
+    @property
+    def video_files(self) -> list[Path]:
+        """Every video file of the splits built so far, each once (e.g. to warm the pose cache)."""
+        return list(dict.fromkeys(path for ds in self._datasets.values() for path in ds.files))
 
     @property
     def skipped_files(self) -> dict[str, str]:

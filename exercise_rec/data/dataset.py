@@ -12,6 +12,12 @@ Why unreadable files are skipped, not fatal: one corrupt phone upload must not e
 first failure is logged (file and reason; at DEBUG when the trainer reports them all in one line),
 the file is flagged in a shared-memory tensor so every DataLoader worker and the main process skip
 it from then on, and :attr:`ExerciseVideoDataset.skipped` lists them for the trainer's report.
+
+Pose volumes (``heatmaps=HeatmapConfig(...)``, the pose stream's input) go through the same items,
+splits, labels and skips: only what an item is read as differs. An item's keypoints are the pose
+estimator's track of its video (every 2nd frame, cached on disk: :mod:`exercise_rec.pose.cache`),
+cut to ``[start, stop)`` for a long recording's clip, never the generator's joints, so training
+sees the estimator's noise as prediction does.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -39,6 +45,10 @@ from exercise_rec.data.video import (
     read_clip,
 )
 from exercise_rec.errors import ConfigError, ExerciseRecError
+from exercise_rec.pose.heatmaps import HeatmapConfig, PoseAugmentConfig, track_volume, track_window
+
+if TYPE_CHECKING:  # exercise_rec.pose.track imports this package
+    from exercise_rec.pose.track import PoseTrack
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -318,6 +328,12 @@ class ExerciseVideoDataset(Dataset):
     ``framing``: crop each clip around its person (boxes from :class:`PersonBoxes`) for a model
     input of ``input_size`` (H, W): the clip is decoded just large enough for the person to cover
     the input and the transform is called as ``transform(clip, person=crop)``.
+    ``heatmaps``: items are pose heatmap volumes float32 ``[K, frames, size, size]`` instead of
+    clips (``clip_len``, ``decode_size``, ``framing`` and ``input_size`` do not apply): the
+    estimator's cached track of the item's video (:meth:`load_track`), ``heatmaps.frames`` of its
+    frames sampled with jitter and ``pose_augment`` drawn once per clip when ``sampling`` is
+    ``"random"`` (the train split), sampled uniformly without augmentation otherwise, as
+    ``Predictor`` does; ``transform``, if any, is then called on the volume tensor.
     """
 
     def __init__(
@@ -335,6 +351,8 @@ class ExerciseVideoDataset(Dataset):
         warn_each_skip: bool = True,
         framing: FramingConfig | None = None,
         input_size: tuple[int, int] = (128, 128),
+        heatmaps: HeatmapConfig | None = None,
+        pose_augment: PoseAugmentConfig | None = PoseAugmentConfig(),
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -351,6 +369,9 @@ class ExerciseVideoDataset(Dataset):
         self.framing = framing
         self.input_size = input_size
         self._people = PersonBoxes(_DATASET_LIMITS)
+        self.heatmaps = heatmaps
+        self.pose_augment = pose_augment
+        self._tracks: dict[Path, PoseTrack] = {}  # whole-video tracks read so far, in this process
         self.sources = False
         self._skip_level = logging.WARNING if warn_each_skip else logging.DEBUG
         self.is_long_layout = (self.root / "videos").is_dir() and (self.root / "labels").is_dir()
@@ -382,6 +403,11 @@ class ExerciseVideoDataset(Dataset):
     def labels(self) -> list[int]:
         """Class index of every item (for class weights, stratified samplers, reports)."""
         return [item.label for item in self.items]
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every video file the items read (each once), e.g. to warm the pose cache."""
+        return self._files
 
     @property
     def skipped(self) -> dict[str, str]:
@@ -431,6 +457,37 @@ class ExerciseVideoDataset(Dataset):
             crop = scale_box(crop, clip.shape[1] / frame_size[0], clip.shape[2] / frame_size[1])
         return clip, crop
 
+    def load_track(self, index: int) -> PoseTrack:
+        """The estimator's keypoints of item ``index``: its video's cached track (every 2nd frame),
+        cut to the item's frames; raises VideoError if its file is unreadable."""
+        from exercise_rec.pose.cache import video_track  # the pose cache's CLI imports this module
+
+        item = self.items[index]
+        if item.path not in self._tracks:
+            limits = _DATASET_LIMITS if get_worker_info() is None else _WORKER_LIMITS
+            self._tracks[item.path] = video_track(item.path, limits=limits)
+        return track_window(self._tracks[item.path], item.start, item.stop)
+
+    def load_volume(self, index: int) -> torch.Tensor:
+        """Item ``index``'s pose heatmap volume float32 ``[K, T, size, size]`` (needs ``heatmaps``):
+        jittered frames and one augmentation draw when sampling is random, seeded from torch's RNG."""
+        if self.heatmaps is None:
+            raise ConfigError("this dataset reads clips; pass heatmaps=HeatmapConfig(...) for pose volumes")
+        track = self.load_track(index)
+        rng = np.random.default_rng(int(torch.randint(2**31 - 1, ()))) if self.sampling == "random" else None
+        augment = self.pose_augment if rng is not None else None
+        return torch.from_numpy(track_volume(track, self.heatmaps, rng=rng, augment=augment))
+
+    def _sample(self, index: int) -> torch.Tensor:
+        """What item ``index`` is read as: its transformed clip or pose volume."""
+        if self.heatmaps is not None:
+            volume = self.load_volume(index)
+            return self.transform(volume) if self.transform is not None else volume
+        clip, crop = self._load(index)
+        if self.transform is not None:
+            clip = self.transform(clip, person=crop) if self.framing is not None else self.transform(clip)
+        return clip
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | tuple[torch.Tensor, int, str]:
         """Item ``index``, or when its file is unreadable the next readable item (wrapping around)."""
         n = len(self.items)
@@ -438,14 +495,12 @@ class ExerciseVideoDataset(Dataset):
             if self._failed[self._item_file[k]]:
                 continue
             try:
-                clip, crop = self._load(k)
+                sample = self._sample(k)
             except VideoError as err:
                 self._mark_failed(self.items[k].path, err.reason)
                 continue
-            if self.transform is not None:
-                clip = self.transform(clip, person=crop) if self.framing is not None else self.transform(clip)
             item = self.items[k]
-            return (clip, item.label, item.source) if self.sources else (clip, item.label)
+            return (sample, item.label, item.source) if self.sources else (sample, item.label)
         raise DatasetError(self.root, f"every video of split {self.split!r} is unreadable: {self.skipped}")
 
     def _mark_failed(self, path: Path, reason: str) -> None:

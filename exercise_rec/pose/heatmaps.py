@@ -38,13 +38,16 @@ they cost full-size [17, 32, 56, 56] array passes. Sampling and one augmentation
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from exercise_rec.data.framing import CropBox, FramingConfig, TransformError, person_crop
 from exercise_rec.pose.keypoints import KEYPOINT, KEYPOINT_NAMES
-from exercise_rec.pose.track import PoseTrack
+
+if TYPE_CHECKING:  # the dataset imports this module, and pose.track imports the data package
+    from exercise_rec.pose.track import PoseTrack
 
 __all__ = [
     "COCO_KEYPOINTS",
@@ -61,8 +64,10 @@ __all__ = [
     "flip_keypoints",
     "flip_volume",
     "heatmap_volume",
+    "model_heatmaps",
     "sample_frames",
     "track_volume",
+    "track_window",
 ]
 
 COCO_KEYPOINTS: tuple[str, ...] = (
@@ -135,6 +140,29 @@ class HeatmapConfig:
     def channels(self) -> int:
         """K: 17 keypoint maps, plus 17 limb maps with ``with_limbs``."""
         return len(COCO_KEYPOINTS) + (len(COCO_LIMBS) if self.with_limbs else 0)
+
+    @classmethod
+    def for_channels(cls, channels: int, frames: int, size: int) -> HeatmapConfig:
+        """The volumes a model with ``channels`` input channels takes (17: keypoints, 34: with
+        limbs), ``frames`` long and ``size`` square: how the trainer and ``Predictor`` rebuild a pose
+        checkpoint's input from its model options, ``clip_len`` and ``input_size``."""
+        choices = {len(COCO_KEYPOINTS): False, len(COCO_KEYPOINTS) + len(COCO_LIMBS): True}
+        if channels not in choices:
+            raise TransformError(f"a pose volume has 17 (keypoints) or 34 (with limbs) channels, got {channels}")
+        return cls(size=size, frames=frames, with_limbs=choices[channels])
+
+
+def model_heatmaps(model_name: str, model_kwargs: dict, frames: int, size: int) -> HeatmapConfig | None:
+    """The volumes registry model ``model_name`` built with ``model_kwargs`` takes (``in_channels``
+    17 or 34), ``frames`` long and ``size`` square; None for a model of another input kind. One
+    answer for the trainer (from its options) and ``Predictor`` (from a checkpoint's metadata)."""
+    from exercise_rec.models import get_entry  # the models are not needed to render volumes
+
+    entry = get_entry(model_name)
+    if entry.input_kind != "pose":
+        return None
+    channels = {**entry.kwargs, **model_kwargs}.get("in_channels") or entry.default_input[0]
+    return HeatmapConfig.for_channels(int(channels), frames, size)
 
 
 def _as_keypoints(keypoints: np.ndarray) -> np.ndarray:
@@ -347,6 +375,21 @@ def clip_box(track: PoseTrack, framing: FramingConfig = FramingConfig()) -> Crop
     height, width = track.frame_size
     side = float(min(height, width))
     return CropBox(top=(height - side) / 2, left=(width - side) / 2, height=side, width=side)
+
+
+def track_window(track: PoseTrack, start: int | None = None, stop: int | None = None) -> PoseTrack:
+    """The part of a video's ``track`` on video frames ``[start, stop)`` (a long recording's clip, a
+    timeline's window). A range between two analysed frames gets the analysed frame nearest its
+    middle, so a window is never empty; a clip's track (no ``frame_indices``) is returned as is."""
+    if track.frame_indices is None or (start is None and stop is None) or not len(track.frame_indices):
+        return track
+    frames = np.asarray(track.frame_indices)
+    first, last = -np.inf if start is None else start, np.inf if stop is None else stop
+    inside = np.flatnonzero((frames >= first) & (frames < last))
+    if not len(inside):
+        middle = (max(first, frames[0]) + min(last, frames[-1] + 1)) / 2
+        inside = np.array([int(np.abs(frames - middle).argmin())])
+    return replace(track, keypoints=track.keypoints[inside], presence=track.presence[inside], frame_indices=frames[inside])
 
 
 def track_volume(
