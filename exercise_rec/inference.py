@@ -7,6 +7,12 @@ The model is loaded once and kept in eval mode; calls run under ``torch.inferenc
 through the fast CPU path (``backend="onnx"|"openvino"``, see ``exercise_rec.fastpath``).
 Probabilities are calibrated (the checkpoint's temperature) and every answer carries a verdict
 (``exercise_rec.verdict``) backed by the pose estimator's person check on the frames the model saw.
+
+A pose checkpoint (its registry model's ``input_kind`` is ``"pose"``, e.g. ``mobilenet_v2_3d_pose``)
+goes through the same calls: the clip's frames are decoded as for framing (up to 360 px), the
+estimator's track of them (the person check's own) is rendered into the heatmap volume the model
+was trained on (``clip_len`` frames, ``input_size`` heatmaps, :func:`track_volume` as the dataset's
+eval path), and a timeline cuts each window's part of the video's cached track, as training does.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from exercise_rec.data.video import AtMost, VideoInfo, probe, read_clip, read_wi
 from exercise_rec.device import clip_memory_format, pick_device
 from exercise_rec.errors import ConfigError
 from exercise_rec.fastpath import FastModel, FastPathError
-from exercise_rec.models import get_entry
+from exercise_rec.models import ModelInputError, get_entry
 from exercise_rec.pose import PoseEstimator, PoseTrack, PoseUnavailable
+from exercise_rec.pose.cache import TRACK_EVERY
+from exercise_rec.pose.heatmaps import HeatmapConfig, model_heatmaps, track_volume, track_window
 from exercise_rec.verdict import Verdict, VerdictRule
 
 log = logging.getLogger(__name__)
@@ -124,7 +132,10 @@ class Predictor:
         ``person_check``: True requires the pose estimator (``PoseUnavailable`` if it is not
         installed), False turns it off, None uses it when installed and warns once when not.
         ``framing``: crop around the person the estimator finds (:mod:`exercise_rec.data.framing`,
-        with the margin the checkpoint was trained with); False, or no estimator, keeps the centre crop."""
+        with the margin the checkpoint was trained with); False, or no estimator, keeps the centre crop.
+        A pose checkpoint needs the estimator (its input is the keypoints: ``person_check=False`` is a
+        ``ConfigError``, a missing estimator ``PoseUnavailable``); its volume is always centred on the
+        person, whatever ``framing``, and :attr:`transform` refuses clips (``ModelInputError``)."""
         self.device = pick_device(str(device) if device is not None else ("cpu" if backend != "torch" else None))
         if backend != "torch" and self.device.type != "cpu":
             raise FastPathError(f"backend {backend!r} is a CPU path; use device='cpu' or backend='torch'")
@@ -134,12 +145,25 @@ class Predictor:
         self.backend = backend
         self.limits = limits
         self.rule = VerdictRule.from_calibration(meta.calibration)
-        self.pose = _pose_estimator(person_check)
-        self.framing = FramingConfig(**meta.framing) if framing and self.pose is not None else None
-        self.transform = build_transforms(False, meta.input_size, AugmentConfig(mean=meta.mean, std=meta.std), self.framing)
+        self.heatmaps: HeatmapConfig | None = _pose_input(meta)
+        self.transform: Any
+        if self.heatmaps is not None:
+            if person_check is False:
+                raise ConfigError(
+                    f"{meta.model_name} reads the pose estimator's keypoints: it cannot run without the person check"
+                )
+            self.pose = _pose_estimator(True)
+            self.framing = FramingConfig(**meta.framing)  # the crop the volume covers
+            self.transform = _RefuseClips(meta.model_name)
+        else:
+            self.pose = _pose_estimator(person_check)
+            self.framing = FramingConfig(**meta.framing) if framing and self.pose is not None else None
+            augment = AugmentConfig(mean=meta.mean, std=meta.std)
+            self.transform = build_transforms(False, meta.input_size, augment, self.framing)
         self._fast: FastModel | None = None
         if backend != "torch":
-            self._fast = FastModel.build(model, (1, 3, meta.clip_len, *meta.input_size), backend)
+            channels = 3 if self.heatmaps is None else self.heatmaps.channels
+            self._fast = FastModel.build(model, (1, channels, meta.clip_len, *meta.input_size), backend)
 
     @classmethod
     def from_checkpoint(
@@ -165,8 +189,14 @@ class Predictor:
         return {**get_entry(self.meta.model_name).kwargs, **self.meta.model_kwargs}.get("mode")
 
     @property
+    def is_pose(self) -> bool:
+        """Whether the model takes pose heatmap volumes (built from the estimator's keypoints)."""
+        return self.heatmaps is not None
+
+    @property
     def decode_size(self) -> int | AtMost:
-        """Short side clips are decoded at: the input size, or up to ``FRAMING_SHORT_SIDE`` when framing."""
+        """Short side clips are decoded at: the input size, or up to ``FRAMING_SHORT_SIDE`` when
+        framing or for a pose checkpoint (the estimator's input)."""
         return AtMost(FRAMING_SHORT_SIDE) if self.framing is not None else max(self.meta.input_size)
 
     def decode(self, path: str | PathLike[str], **kwargs: Any) -> torch.Tensor:
@@ -198,25 +228,62 @@ class Predictor:
         None (the centre crop) when not framing or nobody is found."""
         return self.person_box(self.track(clip), clip.shape[1:3]) if self.framing is not None else None
 
-    def inputs(self, clips: Sequence[torch.Tensor], boxes: Sequence[CropBox | None] | None = None) -> torch.Tensor:
+    def inputs(
+        self,
+        clips: Sequence[torch.Tensor],
+        boxes: Sequence[CropBox | None] | None = None,
+        *,
+        tracks: Sequence[PoseTrack] | None = None,
+    ) -> torch.Tensor:
         """The model's input batch [N, C, T, H, W] for uint8 clips [T, H, W, 3] of any size.
-        ``boxes``: each clip's framing crop; None finds them (:meth:`clip_box`)."""
+        ``boxes``: each clip's framing crop; None finds them (:meth:`clip_box`). A pose checkpoint's
+        batch is heatmap volumes [N, K, T, S, S] of each clip's ``tracks`` (None: :meth:`track` of
+        each clip; ``boxes`` do not apply: the volume is cropped around the tracked person)."""
+        if self.heatmaps is not None:
+            tracks = [self.track(clip) for clip in clips] if tracks is None else tracks
+            return self.volumes(tracks)
         if boxes is None:
             boxes = [self.clip_box(clip) for clip in clips]
         return torch.stack([self.transform(clip, person=box) for clip, box in zip(clips, boxes)])
 
+    def volumes(self, tracks: Sequence[PoseTrack]) -> torch.Tensor:
+        """A pose checkpoint's input batch [N, K, T, S, S] from keypoint tracks (a clip's, or a
+        video's cut to a window): uniformly sampled, not augmented, as the dataset's eval split."""
+        if self.heatmaps is None:
+            raise ModelInputError(f"{self.meta.model_name} takes clips, not pose heatmap volumes")
+        return torch.stack([torch.from_numpy(track_volume(t, self.heatmaps, framing=self.framing)) for t in tracks])
+
     @torch.inference_mode()
-    def logits(self, clips: Sequence[torch.Tensor], boxes: Sequence[CropBox | None] | None = None) -> torch.Tensor:
+    def logits(
+        self,
+        clips: Sequence[torch.Tensor],
+        boxes: Sequence[CropBox | None] | None = None,
+        *,
+        tracks: Sequence[PoseTrack] | None = None,
+    ) -> torch.Tensor:
         """Raw logits [N, num_classes] for uint8 clips [T, H, W, 3] (see :meth:`inputs`)."""
-        batch = self.inputs(clips, boxes).to(self.device)
+        return self._forward(self.inputs(clips, boxes, tracks=tracks))
+
+    @torch.inference_mode()
+    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        batch = inputs.to(self.device)
         if self._fast is not None:
             return self._fast(batch)
         out = self.model(batch.contiguous(memory_format=self.memory_format))
         return out.float().cpu()
 
-    def probabilities(self, clips: Sequence[torch.Tensor], boxes: Sequence[CropBox | None] | None = None) -> torch.Tensor:
+    def probabilities(
+        self,
+        clips: Sequence[torch.Tensor],
+        boxes: Sequence[CropBox | None] | None = None,
+        *,
+        tracks: Sequence[PoseTrack] | None = None,
+    ) -> torch.Tensor:
         """Calibrated class probabilities [N, num_classes]: softmax of the logits over the checkpoint's temperature."""
-        return (self.logits(clips, boxes) / self.rule.temperature).softmax(dim=1)
+        return self._calibrated(self.logits(clips, boxes, tracks=tracks))
+
+    def _calibrated(self, logits: torch.Tensor) -> torch.Tensor:
+        return (logits / self.rule.temperature).softmax(dim=1)
 
     def predict(self, video: str | PathLike[str] | torch.Tensor, top_k: int = 5) -> Prediction:
         """Classify a video file (sampled uniformly over its whole length) or a decoded uint8 clip."""
@@ -226,7 +293,7 @@ class Predictor:
         clip = video if isinstance(video, torch.Tensor) else self.decode(video)
         pose = self.track(clip)
         box = self.person_box(pose, clip.shape[1:3])
-        probs = self.probabilities([clip], [box])[0]
+        probs = self.probabilities([clip], [box], tracks=None if pose is None else [pose])[0]
         verdict = self.rule.decide(probs.numpy(), self.class_names, _person_frames(pose))
         latency_ms = (time.perf_counter() - started) * 1e3
         top = probs.topk(min(top_k, len(probs)))
@@ -264,6 +331,10 @@ class Predictor:
         the whole video at ``TIMELINE_POSE_FPS`` (cached per file), which also frames each window
         around the person (the union of their boxes within the window). ``info``: the file's
         :func:`probe`, when the caller already has it.
+
+        A pose checkpoint decodes no windows: each window's volume is its part of the video's track
+        at every ``TRACK_EVERY``-th frame (the training tracks' sampling, cached per file), which
+        also serves the person check.
         """
         if stride_s <= 0 or window_s <= 0:
             raise ConfigError(f"stride_s and window_s must be > 0, got {stride_s}, {window_s}")
@@ -274,6 +345,12 @@ class Predictor:
         start_frames = np.asarray(starts, dtype=np.float64)
         ends = np.minimum(start_frames + window, info.frames)
         track = None
+        if self.heatmaps is not None:
+            track = self.pose.video(path, every=TRACK_EVERY, info=info, limits=self.limits)
+            windows = [track_window(track, int(first), int(last)) for first, last in zip(start_frames, ends)]
+            logits = [self._forward(self.volumes(windows[k : k + WINDOW_BATCH]))
+                      for k in range(0, len(windows), WINDOW_BATCH)]  # fmt: skip
+            return self._timeline(path, info, start_frames, ends, self._calibrated(torch.cat(logits)).numpy(), track)
         if self.pose is not None:
             track = self.pose.video(path, every=max(1, round(info.fps / TIMELINE_POSE_FPS)), info=info, limits=self.limits)
         clips = read_windows(
@@ -285,7 +362,17 @@ class Predictor:
         while batch := list(itertools.islice(clips, WINDOW_BATCH)):
             boxes = [self.person_box(track, clip.shape[1:3], *next(spans)) for clip in batch]
             chunks.append(self.probabilities(batch, boxes))
-        probs = torch.cat(chunks).numpy()
+        return self._timeline(path, info, start_frames, ends, torch.cat(chunks).numpy(), track)
+
+    def _timeline(
+        self,
+        path: str | PathLike[str],
+        info: VideoInfo,
+        start_frames: np.ndarray,
+        ends: np.ndarray,
+        probs: np.ndarray,
+        track: PoseTrack | None,
+    ) -> Timeline:
         verdicts = tuple(
             self.rule.decide(p, self.class_names, _person_frames(track, first, last))
             for p, first, last in zip(probs, start_frames, ends)
@@ -298,6 +385,33 @@ class Predictor:
             probs=probs,
             verdicts=verdicts,
         )
+
+
+def _pose_input(meta: CheckpointMeta) -> HeatmapConfig | None:
+    """The heatmap volumes a pose checkpoint's model takes (None: a clip model): ``clip_len``
+    frames of ``input_size`` heatmaps, channels from the model's ``in_channels``."""
+    height, width = meta.input_size
+    if get_entry(meta.model_name).input_kind != "pose":
+        return None
+    if height != width:
+        raise ConfigError(f"{meta.model_name}: pose heatmaps are square, this checkpoint says {height}x{width}")
+    return model_heatmaps(meta.model_name, meta.model_kwargs, meta.clip_len, height)
+
+
+class _RefuseClips:
+    """``Predictor.transform`` of a pose checkpoint: its model takes no clip pixels, so whatever
+    would feed it one (a CAM of frames, a custom loop) is told what to call instead."""
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        raise ModelInputError(
+            f"{self.model_name} takes pose heatmap volumes of the estimator's keypoints, not clips: use "
+            "Predictor.inputs(clips) (or .volumes(tracks)); explanations of clip pixels do not apply to it"
+        )
+
+    with_params = __call__
 
 
 def _pose_estimator(person_check: bool | None) -> PoseEstimator | None:

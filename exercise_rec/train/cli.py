@@ -16,7 +16,7 @@ from typing import Any
 
 from exercise_rec.cli_common import OneLineParser, cli
 from exercise_rec.models import list_models
-from exercise_rec.train.config import TrainConfig, input_kind, video_models
+from exercise_rec.train.config import TRAINABLE_KINDS, TrainConfig, input_kind, pose_models, video_models
 
 _BOOLEAN_WORDS = {"true": True, "false": False}
 
@@ -38,8 +38,9 @@ def model_option(text: str) -> tuple[str, Any]:
 
 def _model_names() -> str:
     """The registry's names, the ones this trainer cannot feed marked with what they take instead."""
-    others = [f"{name} ({kind} only)" for name in list_models() if (kind := input_kind(name)) != "video"]
-    return f"; video models: {', '.join(video_models())}; not trainable here: {', '.join(others) or 'none'}"
+    others = [f"{name} ({kind} only)" for name in list_models() if (kind := input_kind(name)) not in TRAINABLE_KINDS]
+    return (f"; video models: {', '.join(video_models())}; pose models (heatmap volumes of the pose estimator's "
+            f"keypoints): {', '.join(pose_models())}; not trainable here: {', '.join(others) or 'none'}")
 
 
 def _plain_type(hint: Any) -> Any:
@@ -72,7 +73,7 @@ def _argument(spec: dataclasses.Field, hint: Any) -> dict[str, Any]:
 def build_parser() -> OneLineParser:
     p = OneLineParser(
         prog="python -m exercise_rec.train",
-        description="Train a registry video model on a folder-per-class (or long-recording) video dataset. "
+        description="Train a registry video or pose model on a folder-per-class (or long-recording) video dataset. "
         "Writes OUT/best.pt (deployable), OUT/lightning/last.ckpt (for --resume), logs and test reports.",
     )
     hints = typing.get_type_hints(TrainConfig)

@@ -18,10 +18,16 @@ from exercise_rec.errors import ConfigError
 from exercise_rec.models import get_entry, list_models
 from exercise_rec.models.mobilenet_v2_3d import MODES
 from exercise_rec.models.registry import check_model_args
+from exercise_rec.pose.heatmaps import HeatmapConfig, model_heatmaps
 
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed")
 # Options that are shortcuts for a model keyword argument (--mode standard = --model-kwargs mode=standard).
 _MODEL_SHORTCUTS = ("mode", "width_mult")
+# What the trainer feeds: clips [B, 3, T, H, W] to video models, heatmap volumes [B, K, T, H, W] of the
+# pose estimator's keypoints to pose models (exercise_rec.pose.heatmaps).
+TRAINABLE_KINDS = ("video", "pose")
+VIDEO_CLIP_LEN, VIDEO_SIZE = 16, 128
+POSE_FRAMES, POSE_SIZE = HeatmapConfig().frames, HeatmapConfig().size  # 32 frames of 56x56 heatmaps
 
 
 def option(default: Any, help: str, *, minimum: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
@@ -57,11 +63,14 @@ class TrainConfig:
     label_smoothing: float = option(0.0, "cross-entropy label smoothing, 0 to 1", minimum=0.0)
     num_workers: int | None = option(None, "data loader workers per device; default: cores - 1 (0 with --debug)",
                                      minimum=0)
-    clip_len: int = option(16, "frames per clip", minimum=1)
-    size: int = option(128, "square input size in pixels", minimum=8)
+    clip_len: int | None = option(None, f"frames per clip; default {VIDEO_CLIP_LEN}, for pose models the heatmap "
+                                  f"volume's frames, default {POSE_FRAMES}", minimum=1)
+    size: int | None = option(None, f"square input size in pixels; default {VIDEO_SIZE}, for pose models the "
+                              f"heatmap size, default {POSE_SIZE}", minimum=8)
     framing: str = option("person", "crop each clip around its person (boxes from the generator's joints, or the "
                           "pose estimator for videos without them), jittered, as prediction frames it; or "
-                          "the frame's centre (random resized crop)", choices=("person", "centre"))
+                          "the frame's centre (random resized crop); pose models always see the person",
+                          choices=("person", "centre"))
     precision: str | None = option(None, "default: bf16-mixed on CUDA, 32-true on CPU", choices=PRECISIONS)
     devices: str = option("auto", "'auto', a count per machine (DDP when > 1) or a list such as 0,1")
     num_nodes: int = option(1, "machines in a multi-node run launched by torchrun or srun (README: multi-GPU)",
@@ -107,6 +116,23 @@ class TrainConfig:
         shortcuts = {k: getattr(self, k) for k in _MODEL_SHORTCUTS if getattr(self, k) is not None}
         return {**self.model_kwargs, **shortcuts}
 
+    @property
+    def is_pose(self) -> bool:
+        """Whether the model takes pose heatmap volumes (the data module then yields those)."""
+        return input_kind(self.model) == "pose"
+
+    def resolved_clip_len(self) -> int:
+        """``clip_len``, or the default for the model's input kind."""
+        return self.clip_len or (POSE_FRAMES if self.is_pose else VIDEO_CLIP_LEN)
+
+    def resolved_size(self) -> int:
+        """``size``, or the default for the model's input kind."""
+        return self.size or (POSE_SIZE if self.is_pose else VIDEO_SIZE)
+
+    def heatmaps(self) -> HeatmapConfig | None:
+        """The volumes a pose model is fed (channels from its ``in_channels``); None for video models."""
+        return model_heatmaps(self.model, self.resolved_model_kwargs(), self.resolved_clip_len(), self.resolved_size())
+
     def resolved_precision(self) -> str:
         if self.precision:
             return self.precision
@@ -119,18 +145,32 @@ def input_kind(model: str) -> str:
 
 
 def video_models() -> list[str]:
-    """The registry models this trainer can train."""
+    """The registry models this trainer feeds clips."""
     return [name for name in list_models() if input_kind(name) == "video"]
 
 
+def pose_models() -> list[str]:
+    """The registry models this trainer feeds pose heatmap volumes."""
+    return [name for name in list_models() if input_kind(name) == "pose"]
+
+
 def check_trainable(config: TrainConfig) -> None:
-    """Refuse an unknown model, an unknown model option or a model that takes no video clips, before any
-    data is read (a 2-D image model would otherwise fail at the first batch)."""
+    """Refuse an unknown model, an unknown model option, a model that takes neither video clips nor pose
+    volumes, or options a pose model cannot have, before any data is read (a 2-D image model would
+    otherwise fail at the first batch)."""
     check_model_args(config.model, **config.resolved_model_kwargs())
     kind = input_kind(config.model)
-    if kind != "video":
+    if kind not in TRAINABLE_KINDS:
         videos = video_models()
         forms = [name for name in videos if name.startswith(config.model)]
         hint = f"its video form {', '.join(forms)} or another " if forms else "a "
-        raise ConfigError(f"model {config.model!r} takes {kind} input, not video clips; train {hint}"
-                          f"video model: {', '.join(videos)}")
+        raise ConfigError(f"model {config.model!r} takes {kind} input, not video clips or pose volumes; train {hint}"
+                          f"video model: {', '.join(videos)} (pose models: {', '.join(pose_models())})")
+    if kind == "pose":
+        if config.framing != "person":
+            raise ConfigError(f"model {config.model!r} takes pose volumes, always centred on the person; "
+                              f"--framing {config.framing} applies to video models only")
+        try:
+            config.heatmaps()
+        except ValueError as err:  # in_channels other than 17 (keypoints) or 34 (with limbs)
+            raise ConfigError(f"model {config.model!r}: {err}") from None

@@ -9,6 +9,13 @@ Order matters for a user: everything that can be refused (model, options, files,
 the dataset) is checked before seeding, Lightning and the first output, so a mistake costs
 seconds and leaves no half-made run folder.
 
+Pose models (``input_kind`` "pose", e.g. ``mobilenet_v2_3d_pose``): the same run on heatmap volumes
+of the pose estimator's keypoints (``--clip-len`` frames of ``--size`` heatmaps, default 32 of 56):
+same splits, loaders, metrics, checkpoints and calibration. Before fitting, the estimator runs once
+over every video whose track is not cached yet (:func:`exercise_rec.pose.cache.warm_cache`, ~12-15
+ms a frame on 2 cores, with a progress bar). ``best.pt`` records ``clip_len`` = frames and
+``input_size`` = (size, size); its model name says it takes pose volumes (no other field needed).
+
 Distributed runs (``devices`` > 1, ``num_nodes`` > 1): each process reads its share of every
 split; validation and test shares do not overlap or repeat (see the data module), the metrics are
 torchmetrics states summed over the processes, and process 0 alone writes ``best.pt`` and the reports.
@@ -20,11 +27,13 @@ import dataclasses
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from torch import nn
 
@@ -37,6 +46,7 @@ from exercise_rec.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from exercise_rec.errors import ConfigError
 from exercise_rec.io import atomic_path
 from exercise_rec.models import WeightsError, load_weights
+from exercise_rec.pose.cache import warm_cache
 from exercise_rec.train.callbacks import DeployableCheckpoint
 from exercise_rec.train.config import TrainConfig, check_trainable
 from exercise_rec.train.console import ProgressBar, known_warnings_silenced, lightning_verbose, route_lightning_logs
@@ -70,17 +80,19 @@ def check_inputs(config: TrainConfig) -> None:
 
 
 def build_datamodule(config: TrainConfig) -> ExerciseVideoDataModule:
+    heatmaps = config.heatmaps()  # None: clips for a video model
     return ExerciseVideoDataModule(
         root=config.data,
-        clip_len=config.clip_len,
-        size=config.size,
+        clip_len=config.resolved_clip_len(),
+        size=config.resolved_size(),
         batch_size=config.batch_size,
         num_workers=config.num_workers,
         seed=config.seed,
         debug=config.debug,
-        framing=FramingConfig() if config.framing == "person" else None,
+        framing=FramingConfig() if config.framing == "person" and heatmaps is None else None,
         sources=True,  # a non-finite loss names its batch's files
         warn_each_skip=False,  # train() reports unreadable files once, in one line
+        heatmaps=heatmaps,
     )
 
 
@@ -90,6 +102,20 @@ def prepare_data(config: TrainConfig) -> ExerciseVideoDataModule:
     datamodule = build_datamodule(config)
     datamodule.setup()
     return datamodule
+
+
+def warm_pose_tracks(datamodule: ExerciseVideoDataModule) -> None:
+    """For a pose model: the estimator's track of every video not analysed yet, once, before the
+    loaders' workers would each run it unseen. In a distributed run each process warms its share
+    (the others' come from the shared cache, or are analysed where they are first read)."""
+    if datamodule.heatmaps is None:
+        return
+    rank = rank_zero_only.rank  # from the launcher's environment, before Lightning starts the processes
+    processes = int(os.environ.get("WORLD_SIZE") or os.environ.get("SLURM_NTASKS") or 1)
+    result = warm_cache(datamodule.video_files[rank::processes], progress=rank == 0)
+    if result.analysed:
+        log.info("pose tracks of %d video(s) cached (%d frames, %.0f s); %d were cached already",
+                 result.analysed, result.frames, result.seconds, result.cached)
 
 
 def debug_batches(datamodule: ExerciseVideoDataModule) -> int:
@@ -134,24 +160,28 @@ def prepare_start(config: TrainConfig, module: ExerciseClassifier) -> ResumePoin
 
 
 def write_config(config: TrainConfig) -> Path:
-    """Create the run folder with its ``config.json``; returns the folder."""
+    """Create the run folder with its ``config.json`` (clip length and size as used); returns the folder."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    values = {**dataclasses.asdict(config), "clip_len": config.resolved_clip_len(), "size": config.resolved_size()}
     with atomic_path(out / "config.json") as tmp:
-        tmp.write_text(json.dumps(dataclasses.asdict(config), indent=2, default=str) + "\n")
+        tmp.write_text(json.dumps(values, indent=2, default=str) + "\n")
     return out
 
 
 def checkpoint_meta(config: TrainConfig, class_names: list[str]) -> CheckpointMeta:
-    """What ``best.pt`` carries besides weights: enough for the app to rebuild and feed the model."""
+    """What ``best.pt`` carries besides weights: enough for the app to rebuild and feed the model.
+    A pose model's volumes are not normalised (mean 0, std 1) and are cropped around the person
+    with the framing margin; its frames and heatmap size are ``clip_len`` and ``input_size``."""
+    pose = config.is_pose
     return CheckpointMeta(
         model_name=config.model,
         model_kwargs=config.resolved_model_kwargs(),
         class_names=tuple(class_names),
-        clip_len=config.clip_len,
-        input_size=(config.size, config.size),
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
+        clip_len=config.resolved_clip_len(),
+        input_size=(config.resolved_size(), config.resolved_size()),
+        mean=(0.0, 0.0, 0.0) if pose else IMAGENET_MEAN,
+        std=(1.0, 1.0, 1.0) if pose else IMAGENET_STD,
         framing={"margin": FramingConfig().margin} if config.framing == "person" else {},
     )
 
@@ -227,11 +257,14 @@ def train(config: TrainConfig) -> TrainResult:
     pl.seed_everything(config.seed, workers=True)
     module = build_module(config, class_names)
     resume = prepare_start(config, module)
+    warm_pose_tracks(datamodule)  # slow on a new dataset: after every check, before the first output
     out = write_config(config)
     meta = checkpoint_meta(config, class_names)
     with known_warnings_silenced(resuming=config.resume is not None):
         trainer = build_trainer(config, out, meta, debug_batches(datamodule) if config.debug else 1.0, resume)
-        if config.debug:
+        if config.debug and datamodule.train_transform is None:
+            log.info("--debug: no before/after videos for a pose model (its input is keypoints, not frames)")
+        elif config.debug:
             write_debug_videos(datamodule.train_dataset, datamodule.train_transform, out / "debug_output")
         trainer.fit(module, datamodule=datamodule, ckpt_path=config.resume)
         values = evaluate(trainer, module, datamodule, out / "best.pt")
