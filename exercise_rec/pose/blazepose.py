@@ -32,6 +32,8 @@ NMS_IOU = 0.3
 MIN_PRESENCE = 0.5  # below this the landmark model says its crop holds no person: re-detect
 HEATMAP_KERNEL = 7
 HEATMAP_MIN_CONFIDENCE = 0.5
+# Names this pipeline's output in cache keys: bump it whenever pre/post-processing changes results.
+PIPELINE_REVISION = "2-windows"  # 2: square windows along the long side when the letterbox finds nobody
 
 
 @dataclass(frozen=True)
@@ -136,11 +138,23 @@ class BlazePose:
         return self._local.requests
 
     def detect(self, image: np.ndarray) -> Roi | None:
-        """The most confident person's crop in an RGB uint8 image, or None when nobody is found."""
+        """The most confident person's crop in an RGB uint8 image, or None when nobody is found.
+
+        The whole frame is letterboxed into the detector's square first. When nobody is found there
+        and the frame is not square, square windows along its long side are tried too (a person who
+        is small in a wide or portrait frame is shrunk further by the letterbox; a window gives the
+        detector up to ~1.8x more pixels of them); the first window with a person wins."""
         h, w = image.shape[:2]
-        side = max(h, w)
-        pad = np.array([(side - w) / 2, (side - h) / 2])
-        letterbox = Roi(w / 2, h / 2, side, 0.0).crop(image, DETECTOR_SIZE) * 2.0 - 1.0
+        windows = [Roi(w / 2, h / 2, max(h, w), 0.0)]
+        windows += _windows(h, w, min(h, w))
+        for window in windows:
+            if (roi := self._detect_in(image, window)) is not None:
+                return roi
+        return None
+
+    def _detect_in(self, image: np.ndarray, window: Roi) -> Roi | None:
+        """The detector on one square, upright ``window`` of the image (zeros where it leaves it)."""
+        letterbox = window.crop(image, DETECTOR_SIZE) * 2.0 - 1.0
         request = self._requests()[0]
         outputs = request.infer({0: letterbox[None]})
         raw = outputs[request.model_outputs[0]].reshape(-1, 12)
@@ -157,7 +171,8 @@ class BlazePose:
         best = int(scores.argmax())
         group = _iou(boxes[best], boxes) > NMS_IOU
         weights = scores[group] / scores[group].sum()
-        voted = (points[group] * weights[:, None, None]).sum(axis=0) * side - pad
+        origin = np.array([window.cx - window.size / 2, window.cy - window.size / 2])
+        voted = (points[group] * weights[:, None, None]).sum(axis=0) * window.size + origin
         return Roi.from_alignment(voted[0], voted[1])
 
     def landmarks(self, image: np.ndarray, roi: Roi) -> tuple[FramePose, Roi]:
@@ -190,6 +205,17 @@ class BlazePose:
                     break
                 pose, roi = None, None
             yield pose
+
+
+def _windows(height: int, width: int, side: float) -> list[Roi]:
+    """Square windows of ``side`` covering the frame, overlapping by about half a window."""
+    def centres(length: int) -> np.ndarray:
+        count = max(1, math.ceil(2 * length / side) - 1)
+        return np.linspace(side / 2, length - side / 2, count) if length > side * 1.2 else np.array([length / 2])
+
+    if side >= max(height, width) / 1.2:
+        return []
+    return [Roi(float(x), float(y), side, 0.0) for y in centres(height) for x in centres(width)]
 
 
 def _refine_with_heatmap(points: np.ndarray, heatmap: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
 from exercise_rec.data.video import VideoInfo, probe, read_windows
 from exercise_rec.errors import ConfigError
 from exercise_rec.io import atomic_path, cache_root
-from exercise_rec.pose.blazepose import MIN_PRESENCE, NUM_KEYPOINTS, BlazePose
+from exercise_rec.pose.blazepose import MIN_PRESENCE, NUM_KEYPOINTS, PIPELINE_REVISION, BlazePose
 from exercise_rec.pose.keypoints import LIMB_KEYPOINTS
 from exercise_rec.pose.model_files import model_files
 
@@ -112,7 +112,7 @@ class PoseEstimator:
     @cached_property
     def version(self) -> str:
         """Identifies the estimator's output: weights digest and this library's version."""
-        return f"blazepose-full-{self.files.digest}-{__version__}"
+        return f"blazepose-full-{self.files.digest}-{PIPELINE_REVISION}-{__version__}"
 
     def frames(self, frames: np.ndarray | torch.Tensor, *, scale: float = 1.0) -> PoseTrack:
         """Poses of consecutive RGB uint8 frames [T, H, W, 3] (a clip's frames count as consecutive:

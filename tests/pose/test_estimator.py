@@ -226,3 +226,20 @@ def test_weights_package_without_the_models_is_a_clear_error(
     monkeypatch.setattr(importlib.util, "find_spec", _empty_mediapipe)
     with pytest.raises(PoseUnavailable, match=r"pose_detection\.tflite.*missing.*0\.10\.30.*pip install"):
         model_files()
+
+
+def test_a_person_small_in_a_wide_frame_is_found_through_windows():
+    """The letterbox shrinks a person in a 4:1 frame below what the detector sees; a square window
+    along the long side gives them back their pixels."""
+    from exercise_rec.data import read_clip
+    from exercise_rec.pose.blazepose import Roi
+
+    frame = read_clip(Path(__file__).resolve().parents[2] / "samples" / "squat.mp4", 1)[0].numpy()
+    canvas = np.full((240, 1280, 3), 90, np.uint8)
+    canvas[:, 40:360] = frame
+    model = BlazePose(1)
+    assert model._detect_in(canvas, Roi(640, 120, 1280, 0.0)) is None  # the whole frame letterboxed: nobody
+    roi = model.detect(canvas)
+    assert roi is not None and 40 < roi.cx < 360  # found, and mapped back to where they stand
+    pose, _ = model.landmarks(canvas, roi)
+    assert pose.presence > 0.5
