@@ -168,7 +168,7 @@ def test_export_cli_writes_a_self_describing_onnx_file_that_onnxruntime_runs(tmp
 
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     eager = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu")
-    clip = eager.transform(eager.decode(SAMPLE))[None]
+    clip = eager.inputs([eager.decode(SAMPLE)])  # framed around the person, as predictions are
     (logits,) = session.run(None, {"clip": clip.numpy()})
     assert meta.class_names[int(logits.argmax())] == "squat"
     np.testing.assert_allclose(logits, eager.logits([eager.decode(SAMPLE)]).numpy(), rtol=1e-4, atol=1e-4)
