@@ -154,10 +154,11 @@ class ModelStore:
             return self._loaded[key]
 
     def by_mode(self, mode: str) -> str:
-        """The first listed checkpoint whose model runs in ``mode`` (for the modes tab)."""
+        """The first listed checkpoint of a clip model that runs in ``mode`` (for the modes tab, which
+        compares the video model's temporal strides; a pose checkpoint has a mode too, but not frames)."""
         for name in self.checkpoints():
             try:
-                if self.get(name).mode == mode:
+                if (predictor := self.get(name)).mode == mode and not predictor.is_pose:
                     return name
             except CheckpointError as err:
                 log.warning("skipping %s: %s", name, err)
@@ -170,9 +171,12 @@ class ModelStore:
         params = sum(p.numel() for p in predictor.model.parameters())
         kwargs = ", ".join(f"{k}={v}" for k, v in meta.model_kwargs.items())
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(meta.metrics.items()) if k.startswith("val"))
+        shape = f"{meta.clip_len}x{meta.input_size[0]}x{meta.input_size[1]}"
+        if predictor.heatmaps is not None:  # a pose checkpoint: its input is keypoints, not pixels
+            shape = f"pose heatmaps {predictor.heatmaps.channels}x{shape} of the estimator's keypoints"
         return (
-            f"**{meta.model_name}**({kwargs}) · {params:,} parameters · input {meta.clip_len}x"
-            f"{meta.input_size[0]}x{meta.input_size[1]} · {meta.num_classes} classes"
+            f"**{meta.model_name}**({kwargs}) · {params:,} parameters · input {shape}"
+            f" · {meta.num_classes} classes"
             + (f" · validation: {metrics}" if metrics else "")
         )
 

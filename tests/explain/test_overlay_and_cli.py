@@ -183,8 +183,9 @@ def test_cam_cli_writes_video_json_and_plot(tmp_path, tiny_model, capsys):
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {
         "video", "out", "layer", "method", "target", "prob", "predicted",
-        "temporal_resolution", "layer_shape", "normalization", "frame_importance",
+        "temporal_resolution", "layer_shape", "normalization", "frame_importance", "joint_importance", "joint_summary",
     }  # fmt: skip
+    assert report["joint_importance"] is None and report["joint_summary"] is None  # a clip model: no joints
     assert report["video"] == str(video) and report["out"] == str(out)
     assert report["layer"] == "conv" and report["method"] == "hirescam" and report["normalization"] == "clip"
     assert report["target"] == report["predicted"] and report["predicted"] in CLASSES
