@@ -22,9 +22,6 @@ def fresh_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_dataset(tmp_path_factory.mktemp("fresh") / "synth", PER_CLASS, seed=FRESH_SEED)
 
 
-@pytest.mark.xfail(strict=True, reason="the bar is not met yet: 43 of 48 exercise clips (89.6%) get `exercise` with "
-                   "the right label on this seed (measured 2026-11-29; 3 wrong labels, 1 no_person, 1 uncertain): "
-                   "the model itself, not the verdicts, is short of 95% here")
 def test_default_predictor_keeps_its_right_answers_as_exercise_verdicts(fresh_set: Path) -> None:
     predictor = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu", person_check=True)
     summary = summarize_verdicts(predictor, fresh_set, None)
