@@ -37,25 +37,30 @@ def test_no_exercise_is_invented_on_clips_without_one(checkpoint: str, clip: str
     assert result.verdict != "exercise", f"{clip}: {result.verdict}: {result.reason}"
 
 
-@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+# Measured 2026-11-29 with the round-4 files, which crop around the person (README "Person
+# framing"): standard answers side_bend (45%) on cam01, no_exercise (79%) on cam04 and `uncertain`
+# on the other two; high_temporal side_bend (70%) on cam03 and `uncertain` on the other three.
+# Round 3 without framing answered side_bend on all four. A pose-based stream is the planned remedy.
+STANDARD_DISAGREES = pytest.mark.xfail(strict=True, reason="standard: side_bend on cam01 but no_exercise on cam04 "
+                                       "(person framing, round 4)")
+VIEWS_DIFFER = pytest.mark.xfail(strict=True, reason="round 4 with person framing: the four views get different "
+                                 "verdicts (standard: exercise, uncertain x2, no_exercise; high_temporal: exercise "
+                                 "on one view, uncertain on three)")
+
+
+@pytest.mark.parametrize(
+    "checkpoint", [pytest.param(c, marks=STANDARD_DISAGREES) if "standard" in c else c for c in CHECKPOINTS]
+)
 def test_the_four_views_never_name_different_exercises(checkpoint: str) -> None:
     """Views that the model is sure of agree on the label (a weaker property than the requirement
-    below, which does not hold yet)."""
+    below)."""
     results = {view: _predict(checkpoint, view) for view in VIEWS}
     sure = {r.label for r in results.values() if r.verdict in ("exercise", "no_exercise")}
     assert len(sure) <= 1, {v: (r.verdict, r.reason) for v, r in results.items()}
     assert all(r.verdict != "no_person" for r in results.values()), "one real person, in full view, in every frame"
 
 
-# Measured 2026-11-29: the standard checkpoint (round 3) answers side_bend in all four views; the
-# high_temporal one gives `uncertain` in the fourth where the other three get `exercise` side_bend.
-DISAGREES = pytest.mark.xfail(strict=True, reason="high_temporal: the fourth view is `uncertain`, the others "
-                              "`exercise` side_bend; a pose-based stream is the planned remedy")
-
-
-@pytest.mark.parametrize(
-    "checkpoint", [pytest.param(c, marks=DISAGREES) if "high_temporal" in c else c for c in CHECKPOINTS]
-)
+@pytest.mark.parametrize("checkpoint", [pytest.param(c, marks=VIEWS_DIFFER) for c in CHECKPOINTS])
 def test_the_four_views_of_one_movement_get_one_answer(checkpoint: str) -> None:
     answers = {view: (_predict(checkpoint, view).verdict, _predict(checkpoint, view).label) for view in VIEWS}
     assert len(set(answers.values())) == 1, answers
