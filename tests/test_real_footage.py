@@ -39,7 +39,7 @@ def test_no_exercise_is_invented_on_clips_without_one(checkpoint: str, clip: str
 
 # Measured 2026-11-29 with the round-4 files, which crop around the person (README "Person
 # framing"): standard answers side_bend (45%) on cam01, no_exercise (79%) on cam04 and `uncertain`
-# on the other two; high_temporal side_bend (70%) on cam03 and `uncertain` on the other three.
+# on the other two; high_temporal side_bend (80%) on cam03 and `uncertain` on the other three.
 # Round 3 without framing answered side_bend on all four. A pose-based stream is the planned remedy.
 STANDARD_DISAGREES = pytest.mark.xfail(strict=True, reason="standard: side_bend on cam01 but no_exercise on cam04 "
                                        "(person framing, round 4)")
