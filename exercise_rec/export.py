@@ -35,9 +35,12 @@ def _run(args: argparse.Namespace) -> int:
         export_onnx,
         missing_package,
     )
+    from exercise_rec.pose.heatmaps import model_heatmaps
 
     model, meta = load_checkpoint(args.checkpoint)
-    shape = (1, 3, meta.clip_len, *meta.input_size)
+    heatmaps = model_heatmaps(meta.model_name, meta.model_kwargs, meta.clip_len, meta.input_size[0])
+    channels = 3 if heatmaps is None else heatmaps.channels  # RGB clips, or a pose model's heatmap volumes
+    shape = (1, channels, meta.clip_len, *meta.input_size)
     started = time.perf_counter()
     export_onnx(model, shape, args.out, meta.to_dict())
     size_kb = args.out.stat().st_size / 1024

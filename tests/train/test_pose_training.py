@@ -143,3 +143,17 @@ def test_the_trainer_accepts_pose_models_and_refuses_what_they_cannot_have(datas
         check_trainable(TrainConfig(data=dataset, model=MODEL, model_kwargs={"in_channels": 20}))
     with pytest.raises(ConfigError, match="takes image input.*pose models: mobilenet_v2_3d_pose, posec3d_slowonly"):
         check_trainable(TrainConfig(data=dataset, model="mobilenet_v4_nano"))
+
+
+def test_the_export_cli_writes_a_pose_checkpoint_at_its_volume_shape(trained, tmp_path: Path, capsys) -> None:
+    from exercise_rec.export import main as export_main
+    from exercise_rec.fastpath import read_onnx_metadata
+
+    out = tmp_path / "pose.onnx"
+    assert export_main(["--checkpoint", str(trained[1].checkpoint), "--out", str(out)]) == 0
+    assert "max relative error" in capsys.readouterr().out
+    import onnx
+
+    dims = [d.dim_value for d in onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim]
+    assert dims[1:] == [17, CLIP_LEN, SIZE, SIZE]  # heatmap channels, not RGB
+    assert read_onnx_metadata(out)["model_name"] == read_meta(trained[1].checkpoint).model_name
