@@ -38,7 +38,7 @@ from exercise_rec.explain.joints import draw_joint_importance, joint_importance,
 from exercise_rec.explain.overlay import crop_mask
 from exercise_rec.inference import Predictor
 from exercise_rec.pose import PoseTrack
-from exercise_rec.pose.heatmaps import COCO_KEYPOINTS, clip_box, coco_keypoints, sample_frames
+from exercise_rec.pose.heatmaps import COCO_KEYPOINTS, coco_keypoints, volume_source
 
 __all__ = [
     "JointExplanation",
@@ -195,14 +195,14 @@ def _explain_pose(
     )  # fmt: skip
     maps = volume.numpy()
     importance = joint_importance(cam, maps, normalize=normalize)
-    # Where the volume's frames and crop came from: the two steps of track_volume, in the track's
-    # pixels, then in the clip's (a clip's own track is at its size: factors of 1).
-    indices = sample_frames(len(track.keypoints), heatmaps.frames)
+    # Where the volume's frames and crop came from, in the track's pixels, then in the clip's (a
+    # clip's own track is at its size: factors of 1).
+    box, indices = volume_source(track, heatmaps, framing=predictor.framing)
     factor_y, factor_x = clip.shape[1] / track.frame_size[0], clip.shape[2] / track.frame_size[1]
     keypoints = coco_keypoints(track.keypoints[indices]).copy()
     keypoints[..., 0] *= np.float32(factor_x)
     keypoints[..., 1] *= np.float32(factor_y)
-    crop = scale_box(clip_box(track, predictor.framing), factor_y, factor_x)
+    crop = scale_box(box, factor_y, factor_x)
     picture = np.round(np.clip(maps[: len(COCO_KEYPOINTS)].max(axis=0), 0, 1) * 255).astype(np.uint8)
     return VideoExplanation(
         frames=np.repeat(picture[..., None], 3, axis=-1), cam=cam, probs=np.asarray(cam.info.probs),

@@ -47,6 +47,8 @@ _LAYOUTS: dict[str, _Layout] = {
     "multiview": _Layout("multi-view clip stack", ("B", "V", "C", "T", "H", "W")),
 }
 INPUT_KINDS: tuple[str, ...] = tuple(_LAYOUTS)
+# A pose model's default channels: one heatmap per COCO keypoint (exercise_rec.pose.heatmaps' volumes).
+POSE_KEYPOINTS = 17
 
 
 def input_rank(kind: str) -> int:

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from exercise_rec.errors import ConfigError
 from exercise_rec.models.interface import (
+    POSE_KEYPOINTS,
     Classifier,
     check_clip,
     check_num_classes,
@@ -60,7 +61,6 @@ __all__ = [
 
 Triple = tuple[int, int, int]
 MODES = ("standard", "high_temporal")
-POSE_KEYPOINTS = 17  # COCO keypoint heatmaps: the channels of exercise_rec.pose.heatmaps' volumes
 
 
 @dataclass(frozen=True)

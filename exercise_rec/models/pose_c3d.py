@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from torch import Tensor, nn
 
 from exercise_rec.errors import ConfigError
-from exercise_rec.models.interface import Classifier, check_clip, classifier_layer
+from exercise_rec.models.interface import POSE_KEYPOINTS, Classifier, check_clip, classifier_layer
 from exercise_rec.models.registry import register_model
 from exercise_rec.models.resnet3d import Bottleneck, ResNetHead, ResNetStem
 from exercise_rec.models.weights import StateDict
@@ -55,7 +55,6 @@ __all__ = [
     "posec3d_slowonly",
 ]
 
-NUM_KEYPOINTS = 17  # COCO keypoints: the channels of exercise_rec.pose.heatmaps' volumes
 _STAGE_BLOCKS = (4, 6, 3)
 _STAGE_TEMPORAL_KERNEL = (1, 3, 3)  # inflate=(0, 1, 1) with inflate_style '3x1x1'
 _STAGE_SPATIAL_STRIDE = (2, 2, 2)
@@ -73,7 +72,7 @@ class PoseC3DConfig:
     """
 
     num_classes: int = 60
-    in_channels: int = NUM_KEYPOINTS
+    in_channels: int = POSE_KEYPOINTS
     width: int = 32
     dropout: float = 0.5
 
@@ -207,14 +206,14 @@ class PoseC3D(Classifier):
 
 @register_model(
     "posec3d_slowonly",
-    default_input=(NUM_KEYPOINTS, 32, 56, 56),
+    default_input=(POSE_KEYPOINTS, 32, 56, 56),
     cam_layers=CAM_LAYERS,
     input_kind="pose",
     description="PoseC3D SlowOnly-R50 on 17-keypoint heatmap volumes (MMAction2 NTU-60 keypoint config)",
 )
 def posec3d_slowonly(
     num_classes: int,
-    in_channels: int = NUM_KEYPOINTS,
+    in_channels: int = POSE_KEYPOINTS,
     width: int = 32,
     dropout: float = 0.5,
 ) -> PoseC3D:

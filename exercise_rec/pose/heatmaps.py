@@ -68,6 +68,7 @@ __all__ = [
     "sample_frames",
     "track_volume",
     "track_window",
+    "volume_source",
 ]
 
 COCO_KEYPOINTS: tuple[str, ...] = (
@@ -392,6 +393,17 @@ def track_window(track: PoseTrack, start: int | None = None, stop: int | None = 
     return replace(track, keypoints=track.keypoints[inside], presence=track.presence[inside], frame_indices=frames[inside])
 
 
+def volume_source(
+    track: PoseTrack,
+    config: HeatmapConfig = HeatmapConfig(),
+    rng: np.random.Generator | None = None,
+    framing: FramingConfig = FramingConfig(),
+) -> tuple[CropBox, np.ndarray]:
+    """Where :func:`track_volume` renders from: the crop (the track's pixels) and the indices of the
+    track frames it samples (jittered with ``rng``). Explanations map a volume back through these."""
+    return clip_box(track, framing), sample_frames(len(track.keypoints), config.frames, rng)
+
+
 def track_volume(
     track: PoseTrack,
     config: HeatmapConfig = HeatmapConfig(),
@@ -402,8 +414,8 @@ def track_volume(
 ) -> np.ndarray:
     """A track's heatmap volume ``[K, frames, size, size]``: crop over the whole track, frames
     sampled uniformly, keypoints augmented (with ``augment`` and ``rng``: training) and rendered."""
-    box = clip_box(track, framing)
-    keypoints = track.keypoints[sample_frames(len(track.keypoints), config.frames, rng)]
+    box, frames = volume_source(track, config, rng, framing)
+    keypoints = track.keypoints[frames]
     if augment is not None:
         if rng is None:
             raise TransformError("pose augmentation needs a random generator (rng)")
