@@ -26,8 +26,8 @@ shorter than ``frames`` repeats frames in order rather than looping back to the 
 
 Augmentation (:class:`PoseAugmentConfig`): pure functions on keypoints before rendering, so a
 flip, zoom or rotation is exact (no resampling of heatmaps): horizontal flip with the left/right
-keypoints swapped, scale, rotation and translation about the crop's centre, and joint dropout;
-one draw per clip (:meth:`PoseAugmentConfig.draw`), the same transform on every frame.
+keypoints swapped, scale, vertical stretch, rotation and translation about the crop's centre,
+joint dropout and frame dropout; one draw per clip (:meth:`PoseAugmentConfig.draw`), the same transform on every frame.
 
 Cost, measured on this project's 2-core CPU while it was training (``OMP_NUM_THREADS=1``, median of
 20 renders of random keypoints, 3 runs): a 32-frame 56x56 volume takes 0.8 ms with the 17 keypoint
@@ -62,6 +62,7 @@ __all__ = [
     "drop_keypoints",
     "flip_channels",
     "flip_keypoints",
+    "fill_gaps",
     "flip_volume",
     "heatmap_volume",
     "model_heatmaps",
@@ -122,12 +123,18 @@ class HeatmapConfig:
     ``sigma`` 0.6: in heatmap pixels, PoseC3D's value (``GeneratePoseTarget``'s default, used at 56
     and 64 alike): a blob about 3 pixels wide; not rescaled with ``size``.
     ``with_limbs``: append PoseC3D's 17 limb maps (channels 17..33) to the 17 keypoint maps.
+    ``max_gap`` 8: runs of up to 8 track frames where the estimator found nobody (~0.5 s at every
+    2nd frame of 30 fps) are filled by linear interpolation between the frames either side
+    (:func:`fill_gaps`); the estimator loses small or low-contrast people for a few frames at a
+    time, and an empty frame is a blank the model never saw on the training set. Longer runs stay
+    empty (guessing a whole movement is not the estimator's evidence). 0: no filling.
     """
 
     size: int = 56
     frames: int = 32
     sigma: float = 0.6
     with_limbs: bool = False
+    max_gap: int = 8
 
     def __post_init__(self) -> None:
         for name in ("size", "frames"):
@@ -136,6 +143,8 @@ class HeatmapConfig:
                 raise TransformError(f"heatmap {name} must be a positive int, got {value!r}")
         if not self.sigma > 0:
             raise TransformError(f"heatmap sigma must be > 0 (heatmap pixels), got {self.sigma!r}")
+        if not isinstance(self.max_gap, int) or self.max_gap < 0:
+            raise TransformError(f"heatmap max_gap must be an int >= 0 (track frames), got {self.max_gap!r}")
 
     @property
     def channels(self) -> int:
@@ -274,15 +283,16 @@ def affine_keypoints(
     scale: float = 1.0,
     degrees: float = 0.0,
     shift: tuple[float, float] = (0.0, 0.0),
+    aspect: float = 1.0,
 ) -> np.ndarray:
-    """Keypoints scaled by ``scale`` and rotated by ``degrees`` about ``centre`` (x, y), then moved
-    by ``shift`` (x, y) pixels; visibility unchanged. Positive degrees turn clockwise on screen
-    (image y points down)."""
+    """Keypoints stretched vertically by ``aspect``, scaled by ``scale`` and rotated by ``degrees``
+    about ``centre`` (x, y), then moved by ``shift`` (x, y) pixels; visibility unchanged. Positive
+    degrees turn clockwise on screen (image y points down)."""
     array = _as_keypoints(keypoints).copy()
     angle = np.deg2rad(degrees)
     cos, sin = scale * np.cos(angle), scale * np.sin(angle)
     cx, cy = centre
-    dx, dy = array[..., 0] - cx, array[..., 1] - cy
+    dx, dy = array[..., 0] - cx, (array[..., 1] - cy) * aspect
     array[..., 0] = cx + cos * dx - sin * dy + shift[0]
     array[..., 1] = cy + sin * dx + cos * dy + shift[1]
     return array
@@ -304,14 +314,20 @@ class PoseAugmentation:
     degrees: float
     shift: tuple[float, float]  # fractions of the box's width and height
     dropped: tuple[bool, ...]  # per estimator keypoint
+    aspect: float = 1.0
+    frame_dropout: float = 0.0  # share of frames blanked
+    dropout_seed: int = 0  # which frames: drawn once, so the clip's frame count need not be known
 
     def apply(self, keypoints: np.ndarray, box: CropBox) -> np.ndarray:
         """``keypoints`` ``[T, K, 3]`` transformed about ``box``'s centre (a new array)."""
         centre = (box.left + box.width / 2, box.top + box.height / 2)
         array = flip_keypoints(keypoints, centre[0]) if self.flip else _as_keypoints(keypoints)
         shift = (self.shift[0] * box.width, self.shift[1] * box.height)
-        array = affine_keypoints(array, centre, self.scale, self.degrees, shift)
-        return drop_keypoints(array, np.asarray(self.dropped[: array.shape[1]]))
+        array = affine_keypoints(array, centre, self.scale, self.degrees, shift, self.aspect)
+        array = drop_keypoints(array, np.asarray(self.dropped[: array.shape[1]]))
+        blank = np.random.default_rng(self.dropout_seed).random(len(array)) < self.frame_dropout
+        array[blank] = 0
+        return array
 
 
 @dataclass(frozen=True)
@@ -323,7 +339,11 @@ class PoseAugmentConfig:
     of the area does, < 1 out). ``degrees``: rotation drawn from [-degrees, degrees] (phones are
     held tilted). ``shift``: translation drawn from [-shift, shift] of the crop's side, per axis.
     ``joint_dropout``: probability that a keypoint is invisible for the whole clip (occlusion,
-    and no reliance on any one joint).
+    and no reliance on any one joint). ``aspect``: vertical stretch range relative to horizontal
+    (a camera higher or lower than the training one foreshortens a standing body and lengthens a
+    lying one; PoseC3D's random-resized crop also changes the aspect, 3:4 to 4:3). ``frame_dropout``:
+    each clip blanks a share of its frames drawn from [0, frame_dropout] (the estimator loses a
+    person for longer than :func:`fill_gaps` bridges; the model should not hinge on every frame).
     """
 
     flip: float = 0.5
@@ -331,13 +351,17 @@ class PoseAugmentConfig:
     degrees: float = 10.0
     shift: float = 0.05
     joint_dropout: float = 0.05
+    aspect: tuple[float, float] = (0.8, 1.2)
+    frame_dropout: float = 0.3
 
     def __post_init__(self) -> None:
-        for name in ("flip", "joint_dropout"):
+        for name in ("flip", "joint_dropout", "frame_dropout"):
             if not 0 <= getattr(self, name) <= 1:
                 raise TransformError(f"pose augmentation {name} is a probability in [0, 1], got {getattr(self, name)!r}")
-        if not 0 < self.scale[0] <= self.scale[1]:
-            raise TransformError(f"pose augmentation scale must satisfy 0 < min <= max, got {self.scale}")
+        for name in ("scale", "aspect"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise TransformError(f"pose augmentation {name} must satisfy 0 < min <= max, got {(low, high)}")
         if not 0 <= self.degrees <= 180 or not 0 <= self.shift <= 1:
             raise TransformError(f"pose augmentation needs 0 <= degrees <= 180 and 0 <= shift <= 1, got {self}")
 
@@ -346,13 +370,21 @@ class PoseAugmentConfig:
         generator gives the same sequence of clips whatever the settings."""
         flip, scale, degrees, shift_x, shift_y = rng.random(5)
         dropped = rng.random(len(KEYPOINT_NAMES)) < self.joint_dropout
-        low, high = self.scale
+        aspect, frame_dropout = rng.random(2)
+        seed = int(rng.integers(2**32))
+
+        def within(bounds: tuple[float, float], fraction: float) -> float:
+            return float(bounds[0] + (bounds[1] - bounds[0]) * fraction)
+
         return PoseAugmentation(
             flip=bool(flip < self.flip),
-            scale=float(low + (high - low) * scale),
+            scale=within(self.scale, scale),
             degrees=float((2 * degrees - 1) * self.degrees),
             shift=(float((2 * shift_x - 1) * self.shift), float((2 * shift_y - 1) * self.shift)),
             dropped=tuple(bool(d) for d in dropped),
+            aspect=within(self.aspect, aspect),
+            frame_dropout=float(frame_dropout * self.frame_dropout),
+            dropout_seed=seed,
         )
 
 
@@ -393,6 +425,30 @@ def track_window(track: PoseTrack, start: int | None = None, stop: int | None = 
     return replace(track, keypoints=track.keypoints[inside], presence=track.presence[inside], frame_indices=frames[inside])
 
 
+def fill_gaps(track: PoseTrack, max_gap: int) -> PoseTrack:
+    """``track`` with each run of at most ``max_gap`` frames where nobody was found (presence 0)
+    filled in: linearly between the found frames either side (keypoints, visibility and presence),
+    or, at the start or end, with the nearest found frame. Longer runs stay empty."""
+    found = track.presence > 0
+    if max_gap < 1 or found.all() or not found.any():
+        return track
+    kept = np.flatnonzero(found)
+    missing = np.flatnonzero(~found)
+    after = np.searchsorted(kept, missing)
+    before_frame = kept[np.maximum(after - 1, 0)]
+    after_frame = kept[np.minimum(after, len(kept) - 1)]
+    inside = (after > 0) & (after < len(kept))
+    run = np.where(inside, after_frame - before_frame - 1, np.where(after == 0, kept[0], len(found) - 1 - kept[-1]))
+    fill = run <= max_gap
+    missing, before_frame, after_frame = missing[fill], before_frame[fill], after_frame[fill]
+    span = np.maximum(after_frame - before_frame, 1)
+    weight = np.where(after_frame > before_frame, (missing - before_frame) / span, 0.0).astype(np.float32)
+    keypoints, presence = track.keypoints.copy(), track.presence.copy()
+    keypoints[missing] = (1 - weight[:, None, None]) * keypoints[before_frame] + weight[:, None, None] * keypoints[after_frame]
+    presence[missing] = np.minimum(presence[before_frame], presence[after_frame])
+    return replace(track, keypoints=keypoints, presence=presence)
+
+
 def volume_source(
     track: PoseTrack,
     config: HeatmapConfig = HeatmapConfig(),
@@ -413,9 +469,10 @@ def track_volume(
     framing: FramingConfig = FramingConfig(),
 ) -> np.ndarray:
     """A track's heatmap volume ``[K, frames, size, size]``: crop over the whole track, frames
-    sampled uniformly, keypoints augmented (with ``augment`` and ``rng``: training) and rendered."""
+    sampled uniformly, short gaps filled (``config.max_gap``), keypoints augmented (with ``augment``
+    and ``rng``: training) and rendered."""
     box, frames = volume_source(track, config, rng, framing)
-    keypoints = track.keypoints[frames]
+    keypoints = fill_gaps(track, config.max_gap).keypoints[frames]
     if augment is not None:
         if rng is None:
             raise TransformError("pose augmentation needs a random generator (rng)")

@@ -16,6 +16,7 @@ from exercise_rec.pose.heatmaps import (
     affine_keypoints,
     clip_box,
     coco_keypoints,
+    fill_gaps,
     flip_keypoints,
     flip_volume,
     heatmap_volume,
@@ -126,7 +127,7 @@ def test_flip_swaps_left_and_right_and_mirrors(with_limbs: bool) -> None:
 
 
 def test_augmentation_is_one_draw_per_clip_and_seeded() -> None:
-    config = PoseAugmentConfig(flip=1.0, joint_dropout=0.3)
+    config = PoseAugmentConfig(flip=1.0, joint_dropout=0.3, frame_dropout=0.0)
     draw = config.draw(np.random.default_rng(7))
     assert draw == config.draw(np.random.default_rng(7))
     assert draw != config.draw(np.random.default_rng(8))
@@ -142,6 +143,49 @@ def test_augmentation_is_one_draw_per_clip_and_seeded() -> None:
 
     identity = PoseAugmentation(flip=False, scale=1.0, degrees=0.0, shift=(0.0, 0.0), dropped=(False,) * 33)
     np.testing.assert_allclose(identity.apply(still, BOX), still, atol=1e-4)
+
+
+def test_frame_dropout_blanks_whole_frames_and_aspect_stretches_vertically() -> None:
+    still = np.repeat(_random_keypoints(frames=1), 200, axis=0)
+    config = PoseAugmentConfig(flip=0.0, scale=(1.0, 1.0), degrees=0.0, shift=0.0, joint_dropout=0.0,
+                               aspect=(1.2, 1.2), frame_dropout=1.0)  # fmt: skip
+    draw = config.draw(np.random.default_rng(1))
+    out = draw.apply(still, BOX)
+    blank = ~out.any(axis=(1, 2))
+    assert 0 < blank.mean() <= draw.frame_dropout + 0.1 and abs(blank.mean() - draw.frame_dropout) < 0.1
+    np.testing.assert_array_equal(blank, ~draw.apply(still, BOX).any(axis=(1, 2)))  # the same frames each time
+    kept = out[~blank][0]
+    centre_y = BOX.top + BOX.height / 2
+    np.testing.assert_allclose(kept[:, 0], still[0, :, 0], atol=1e-3)  # x untouched
+    np.testing.assert_allclose(kept[:, 1] - centre_y, (still[0, :, 1] - centre_y) * 1.2, atol=1e-3)
+    with pytest.raises(TransformError, match="aspect"):
+        PoseAugmentConfig(aspect=(1.2, 0.8))
+    with pytest.raises(TransformError, match="frame_dropout"):
+        PoseAugmentConfig(frame_dropout=1.5)
+
+
+def test_short_gaps_are_interpolated_long_ones_stay_empty() -> None:
+    frames = 20
+    kp = np.zeros((frames, len(KEYPOINT_NAMES), 3), dtype=np.float32)
+    kp[:, :, 0] = np.arange(frames, dtype=np.float32)[:, None] * 10  # moving right, 10 px a frame
+    kp[:, :, 1] = 50.0
+    kp[:, :, 2] = 1.0
+    presence = np.ones(frames, np.float32)
+    gone = np.zeros(frames, bool)
+    gone[[0, 4, 5, 6]] = True  # a 1-frame gap at the start and a 3-frame one inside
+    gone[10:16] = True  # 6 frames: longer than max_gap 4
+    kp[gone], presence[gone] = 0, 0
+    track = PoseTrack(keypoints=kp, presence=presence, frame_size=(100, 400))
+    filled = fill_gaps(track, max_gap=4)
+    np.testing.assert_allclose(filled.keypoints[4:7, 0, 0], [40, 50, 60])  # on the line between frames 3 and 7
+    np.testing.assert_allclose(filled.keypoints[0, 0], track.keypoints[1, 0])  # the start holds frame 1
+    assert not filled.keypoints[10:16].any() and not filled.presence[10:16].any()
+    assert fill_gaps(track, max_gap=0) is track
+    np.testing.assert_array_equal(track.keypoints[gone], 0)  # the input is untouched
+    assert not track_volume(track, HeatmapConfig(size=16, frames=frames, max_gap=0))[:, 5].any()
+    assert track_volume(track, HeatmapConfig(size=16, frames=frames, max_gap=4))[:, 5].any()
+    with pytest.raises(TransformError, match="max_gap"):
+        HeatmapConfig(max_gap=-1)
 
 
 def test_affine_turns_about_the_centre() -> None:
