@@ -20,15 +20,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from exercise_rec.batch import DecodeSpec, VideoSource, make_loader
+from exercise_rec.batch.classify import clip_inputs
+from exercise_rec.batch.loader import default_workers
 from exercise_rec.calibration import expected_calibration_error
 from exercise_rec.checkpoint import CheckpointError
-from exercise_rec.cli_common import OneLineParser, cli
-from exercise_rec.data.dataset import (
-    SPLITS,
-    ClipItem,
-    DatasetError,
-    ExerciseVideoDataset,
-)
+from exercise_rec.cli_common import OneLineParser, cli, positive_int
+from exercise_rec.data.dataset import SPLITS, DatasetError, ExerciseVideoDataset
 from exercise_rec.data.video import VideoError
 from exercise_rec.errors import ConfigError
 from exercise_rec.inference import Predictor
@@ -48,15 +46,6 @@ class Evaluation:
     skipped: dict[str, str]
 
 
-def _views(predictor: Predictor, item: ClipItem, views: int) -> list[torch.Tensor]:
-    """One uniformly sampled clip, or ``views`` clips with seeded random sampling."""
-    sampling = "uniform" if views == 1 else "random"
-    return [
-        predictor.decode(item.path, sampling=sampling, seed=k, start=item.start, stop=item.stop)
-        for k in range(views)
-    ]
-
-
 @dataclass(frozen=True)
 class SplitLogits:
     """The checkpoint's raw logits [N, C] on every readable video of a split, with true labels [N]."""
@@ -68,12 +57,14 @@ class SplitLogits:
 
 def split_logits(
     predictor: Predictor, root: str | Path, split: str | None = "test", views: int = 1, seed: int = 0,
-    *, report: bool = True,
+    *, report: bool = True, workers: int = 0, batch_size: int = 4,
 ) -> SplitLogits:
     """Logits of every video of ``split`` (``None``: all videos), averaged over ``views`` clips;
     unreadable files are skipped and returned (what evaluation and calibration both need).
     ``report``: a progress bar and a warning per skipped file (off when the caller, e.g. the
-    trainer, has already reported them)."""
+    trainer, has already reported them). Videos are decoded (and person-checked) by ``workers``
+    processes, ``batch_size`` videos per model call: the batch predict loader
+    (:func:`exercise_rec.batch.make_loader`)."""
     if views < 1:
         raise ConfigError(f"views must be >= 1, got {views}")
     dataset = ExerciseVideoDataset(root, split, predictor.meta.clip_len, seed=seed)  # type: ignore[arg-type]
@@ -83,26 +74,33 @@ def split_logits(
         )
     skipped = dict(dataset.skipped)
     logits, labels = [], []
-    for item in tqdm(dataset.items, desc=f"classify {split or 'all'}", unit="video", disable=not report):
-        try:
-            clips = _views(predictor, item, views)
-        except VideoError as err:
-            skipped[str(item.path)] = err.reason
-            log.log(logging.WARNING if report else logging.DEBUG, "%s: skipped, %s", item.path, err.reason)
-            continue
-        logits.append(predictor.logits(clips).mean(dim=0))
-        labels.append(item.label)
+    sources = [VideoSource(item.path, start=item.start, stop=item.stop, label=item.label) for item in dataset.items]
+    loader = make_loader(sources, DecodeSpec.of(predictor, views=views), workers, batch_size)
+    with tqdm(total=len(sources), desc=f"classify {split or 'all'}", unit="video", disable=not report) as bar:
+        for batch in loader:
+            for item in batch:
+                if item.error is not None:
+                    skipped[str(item.source.path)] = item.error
+                    log.log(logging.WARNING if report else logging.DEBUG, "%s: skipped, %s", item.source.path, item.error)
+            decoded = [item for item in batch if item.error is None]
+            if decoded:
+                clips, boxes, tracks = clip_inputs(predictor, decoded)
+                logits += list(predictor.logits(clips, boxes, tracks=tracks).view(len(decoded), views, -1).mean(dim=1))
+                labels += [item.source.label for item in decoded]
+            bar.update(len(batch))
     if not logits:
         raise VideoError(Path(root), f"no readable video in split {split!r}")
     return SplitLogits(torch.stack(logits), torch.tensor(labels), skipped)
 
 
 def evaluate(
-    predictor: Predictor, root: str | Path, split: str | None = "test", views: int = 1, seed: int = 0
+    predictor: Predictor, root: str | Path, split: str | None = "test", views: int = 1, seed: int = 0,
+    *, workers: int = 0, batch_size: int = 4,
 ) -> Evaluation:
     """Classify every video of ``split`` (``None``: all videos); unreadable files are skipped and reported.
-    ``metrics["ece"]``: expected calibration error of the checkpoint's calibrated probabilities."""
-    result = split_logits(predictor, root, split, views, seed)
+    ``metrics["ece"]``: expected calibration error of the checkpoint's calibrated probabilities.
+    ``workers``/``batch_size``: see :func:`split_logits`."""
+    result = split_logits(predictor, root, split, views, seed, workers=workers, batch_size=batch_size)
     metrics = classification_metrics(len(predictor.class_names))
     metrics.update(result.logits, result.labels)
     values = metrics.compute()
@@ -125,6 +123,9 @@ def build_parser() -> OneLineParser:
     p.add_argument("--seed", type=int, default=0, help="split seed when the folder has no split files")
     p.add_argument("--out", type=Path, help="write metrics.json and confusion .png/.csv here")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="decoding processes (default: the cores this process may use; 0: decode here)")
+    p.add_argument("--batch-size", type=positive_int, default=4, help="videos per model call (default 4)")
     p.add_argument("--no-framing", action="store_true",
                    help="centre crop instead of the crop around the person the pose estimator finds")
     return p
@@ -135,7 +136,10 @@ def _run(args: argparse.Namespace) -> int:
         raise DatasetError(args.data, "dataset directory not found")
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, framing=not args.no_framing)
     split = None if args.split == "all" else args.split
-    result = evaluate(predictor, args.data, split, args.views, args.seed)
+    if args.workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {args.workers}")
+    result = evaluate(predictor, args.data, split, args.views, args.seed, workers=args.workers,
+                      batch_size=args.batch_size)  # fmt: skip
     m = result.metrics
     print(f"{result.num_videos} videos, {args.views} view(s): top1 {m['top1']:.4f}"
           + (f"  top5 {m['top5']:.4f}" if "top5" in m else "") + f"  macro_f1 {m['macro_f1']:.4f}  ece {m['ece']:.4f}")
