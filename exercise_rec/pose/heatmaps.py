@@ -442,9 +442,9 @@ def fill_gaps(track: PoseTrack, max_gap: int) -> PoseTrack:
     fill = run <= max_gap
     missing, before_frame, after_frame = missing[fill], before_frame[fill], after_frame[fill]
     span = np.maximum(after_frame - before_frame, 1)
-    weight = np.where(after_frame > before_frame, (missing - before_frame) / span, 0.0).astype(np.float32)
+    weight = np.where(after_frame > before_frame, (missing - before_frame) / span, 0.0).astype(np.float32)[:, None, None]
     keypoints, presence = track.keypoints.copy(), track.presence.copy()
-    keypoints[missing] = (1 - weight[:, None, None]) * keypoints[before_frame] + weight[:, None, None] * keypoints[after_frame]
+    keypoints[missing] = (1 - weight) * keypoints[before_frame] + weight * keypoints[after_frame]
     presence[missing] = np.minimum(presence[before_frame], presence[after_frame])
     return replace(track, keypoints=keypoints, presence=presence)
 
