@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "mobilenet_v2_3d_standard.pt"
+# The shipped pose stream (keypoint heatmap volumes from the pose estimator), the RGB stream's peer.
+POSE_CHECKPOINT = CHECKPOINT_DIR / "mobilenet_v2_3d_pose.pt"
 # The shipped checkpoints were trained on clips of about 3 s: the default timeline window. From two
 # such clips' length on, one label for the whole video may hide several exercises: the app shows a
 # timeline and the predict CLI says so.
