@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import cv2
+import matplotlib
 import numpy as np
 
 if TYPE_CHECKING:
@@ -28,8 +29,9 @@ def fit_height(frames: np.ndarray, height: int) -> np.ndarray:
     return np.stack([cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR) for frame in frames])
 
 
-def label_frames(frames: np.ndarray, text: str) -> None:
-    """Write ``text`` in the top-left corner of every frame, in place: white with a black outline.
+def label_frames(frames: np.ndarray, text: str, bottom: bool = False) -> None:
+    """Write ``text`` in the top-left corner of every frame (``bottom``: the bottom-left one), in
+    place: white with a black outline.
 
     The outline is the text's own mask dilated, not the text drawn again with a thicker stroke:
     OpenCV advances each glyph by its stroke thickness, so a thicker copy drifts right letter by
@@ -47,8 +49,9 @@ def label_frames(frames: np.ndarray, text: str) -> None:
     halo = cv2.dilate(ink, np.ones((3, 3), np.uint8), iterations=2)
     ink_alpha = ink[None, :, :, None] / 255.0
     keep = (1 - halo[None, :, :, None] / 255.0) * (1 - ink_alpha)
-    band = frames[:, :rows].astype(np.float32)
-    frames[:, :rows] = np.round(band * keep + 255.0 * ink_alpha).astype(np.uint8)
+    band = slice(frames.shape[1] - rows, None) if bottom else slice(0, rows)
+    pixels = frames[:, band].astype(np.float32)
+    frames[:, band] = np.round(pixels * keep + 255.0 * ink_alpha).astype(np.uint8)
 
 
 def draw_box(frames: np.ndarray, box: CropBox, colour: tuple[int, int, int] = CROP_COLOUR) -> np.ndarray:
@@ -84,3 +87,31 @@ def side_by_side(panels: Sequence[np.ndarray], captions: Sequence[str]) -> np.nd
     for k, panel in enumerate(scaled):
         parts += [gap, panel[:frames]] if k else [panel[:frames]]
     return np.concatenate(parts, axis=2)
+
+
+def colour_bar(width: int, height: int, colormap: str, low: str, high: str) -> np.ndarray:
+    """uint8 [height, width, 3]: ``colormap`` from 0 (left, captioned ``low``) to 1 (right, ``high``).
+
+    Why: an overlay's colours mean nothing without saying what red is and how the map was scaled.
+    """
+    lut = (matplotlib.colormaps[colormap](np.linspace(0, 1, width))[:, :3] * 255).round().astype(np.uint8)
+    bar = np.repeat(lut[None], height, axis=0)[None].copy()
+    label_frames(bar, low)
+    (text_width, _), _ = cv2.getTextSize(high, cv2.FONT_HERSHEY_SIMPLEX, height / 400, 1)
+    right = bar[:, :, -min(width, text_width + 16) :]
+    label_frames(right, high)
+    return bar[0]
+
+
+def importance_bars(values: np.ndarray, current: int, width: int, height: int) -> np.ndarray:
+    """uint8 [height, width, 3]: one bar per frame of ``values`` (in [0, 1]) on black, the frame
+    ``current`` in white and the others grey: where a panel's frame sits in the clip's timing."""
+    image = np.zeros((height, width, 3), np.uint8)
+    count = len(values)
+    top = max(values.max(initial=0.0), 1e-6)
+    for k, value in enumerate(values):
+        left, right = round(k * width / count) + 1, round((k + 1) * width / count) - 1
+        bar = max(1, round((height - 4) * float(value) / top))
+        colour = (255, 255, 255) if k == current else (110, 110, 110)
+        cv2.rectangle(image, (left, height - 2 - bar), (max(left, right - 1), height - 2), colour, -1)
+    return image

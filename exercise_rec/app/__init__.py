@@ -11,7 +11,8 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from exercise_rec.app import augment_tab, cam_tab, models_tab, modes_tab, predict_tab  # noqa: E402
+from exercise_rec.app import augment_tab, cam_tab, models_tab, modes_tab, predict_tab, streams_tab  # noqa: E402
+from exercise_rec.app.page import build_page  # noqa: E402
 from exercise_rec.app.state import AppConfig, ModelStore  # noqa: E402
 from exercise_rec.device import pick_device  # noqa: E402
 
@@ -21,6 +22,11 @@ TITLE = "exercise_rec: which exercise, and where the 3D CNN looks"
 # Uploads and outputs in Gradio's cache are deleted once this old (checked as often): by default
 # Gradio keeps every file for the life of the server, so disk use grew with every request.
 CACHE_MAX_AGE_S = 3600
+# (tab name, module): each module's ``build(store, page, tab)`` fills its tab.
+TABS = (
+    ("Predict", predict_tab), ("Augmentations", augment_tab), ("Grad-CAM", cam_tab), ("Modes", modes_tab),
+    ("RGB vs pose", streams_tab), ("Models", models_tab),
+)  # fmt: skip
 
 
 def build_app(config: AppConfig | None = None) -> gr.Blocks:
@@ -33,17 +39,11 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
     config = config or AppConfig()
     store = ModelStore(replace(config, device=str(pick_device(config.device))))
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(CACHE_MAX_AGE_S, CACHE_MAX_AGE_S)) as app:
-        gr.Markdown(f"# {TITLE}")
-        with gr.Tab("Predict"):
-            predict_tab.build(store)
-        with gr.Tab("Augmentations"):
-            augment_tab.build(store)
-        with gr.Tab("Grad-CAM"):
-            cam_tab.build(store)
-        with gr.Tab("Modes"):
-            modes_tab.build(store)
-        with gr.Tab("Models"):
-            models_tab.build(store)
+        gr.Markdown(f"# {TITLE}", elem_id="title")
+        page = build_page(store, first_tab=TABS[0][0])
+        for name, module in TABS:
+            with gr.Tab(name) as tab:
+                module.build(store, page, tab)
     app.queue(default_concurrency_limit=store.config.concurrency, max_size=64)
     return app
 

@@ -2,11 +2,15 @@
 
 The seed project's augmentation sanity check, interactive: every transform has a switch and its
 parameters, one seed fixes the draw (one draw for the whole clip, as in training), "New draw"
-moves to the next seed, and the drawn crop box / flip / angle are shown next to the frames.
+moves to the next seed, and the drawn crop box is outlined on the original frames (flip and angle
+are listed next to them). Every control is live: a new video (once the tab is open), a switch or a
+released slider runs the draw again, at the frame the slider is on; a switched-off transform's
+sliders are greyed out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -16,17 +20,13 @@ import torch
 from exercise_rec import display as frame_tools
 from exercise_rec.app import bounds
 from exercise_rec.app.outputs import frame_files, image_file
-from exercise_rec.app.state import (
-    FRAMES_TTL_S,
-    ModelStore,
-    require_video,
-    sample_examples,
-    user_errors,
-)
-from exercise_rec.data.transforms import AugmentConfig, build_transforms, denormalize
+from exercise_rec.app.page import Page, automatic
+from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video, user_errors
+from exercise_rec.data.transforms import AugmentConfig, AugParams, build_transforms, denormalize
 from exercise_rec.data.video import read_clip
 
 CLIP_LEN = 16
+NAME = "Augmentations"
 
 
 def augment_clip(
@@ -41,7 +41,8 @@ def augment_clip(
     size: int,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(original uint8 clip, augmented uint8 clip, drawn parameters) for one seeded draw.
+    """(original uint8 clip with the drawn crop outlined, augmented uint8 clip, drawn parameters)
+    for one seeded draw.
 
     A switched-off crop keeps the whole frame area (RandomResizedCrop at scale 1 falls back to a
     centre crop of the output's aspect), a switched-off flip has probability 0, rotation 0 degrees.
@@ -56,7 +57,12 @@ def augment_clip(
     clip = read_clip(video, CLIP_LEN, size=size)
     tensor, params = transform.with_params(clip, generator=torch.Generator().manual_seed(int(seed)))
     augmented = denormalize(tensor, config.mean, config.std).numpy()
-    return clip.numpy(), augmented, {"seed": int(seed), **params.as_dict()}
+    return outlined(clip.numpy(), params), augmented, {"seed": int(seed), **params.as_dict()}
+
+
+def outlined(clip: np.ndarray, params: AugParams) -> np.ndarray:
+    """The original frames with the drawn crop box outlined (what the augmented frames were cut from)."""
+    return frame_tools.draw_box(clip, params.crop)
 
 
 def pair_frame(pair: tuple[np.ndarray, np.ndarray], index: float) -> np.ndarray:
@@ -71,7 +77,7 @@ def next_seed(seed: float | None) -> int:
     return (int(seed or 0) + 1) % (bounds.SEED_MAX + 1)
 
 
-def build(store: ModelStore) -> None:
+def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
     """The tab's components and events; registers the ``/augment`` endpoint."""
 
     @user_errors
@@ -89,12 +95,12 @@ def build(store: ModelStore) -> None:
         )  # fmt: skip
         pair = (original, augmented)
         token = store.frames.put(pair, replaces=previous)
-        slider = gr.Slider(minimum=0, maximum=len(augmented) - 1, value=0, step=1)
+        slider = gr.Slider(minimum=0, maximum=len(augmented) - 1, step=1)  # no value: the frame position stays
         return frame_files(original), frame_files(augmented), params, token, slider, image_file(pair_frame(pair, 0))
 
+    video = page.video
     with gr.Row():
-        with gr.Column(scale=1):
-            video = gr.Video(label="Video", sources=["upload"])
+        with gr.Column(scale=1, min_width=280):
             with gr.Group():
                 crop = gr.Checkbox(True, label="RandomResizedCrop")
                 with gr.Row():
@@ -112,20 +118,41 @@ def build(store: ModelStore) -> None:
                 seed = bounds.Number(0, minimum=0, maximum=bounds.SEED_MAX, precision=0, label="seed")
                 new_draw = gr.Button("New draw")
             run = gr.Button("Augment", variant="primary")
-        with gr.Column(scale=2):
-            view = gr.Image(label="original | augmented", type="numpy")
+        with gr.Column(scale=2, min_width=280):
+            view = gr.Image(label="original (magenta: the drawn crop) | augmented", type="numpy")
             index = gr.Slider(0, CLIP_LEN - 1, 0, step=1, label="frame")
             params = gr.JSON(label="drawn parameters (one draw for the whole clip)")
             with gr.Accordion("all frames", open=False):
-                before = gr.Gallery(label="original", columns=8, height="auto")
-                after = gr.Gallery(label="augmented", columns=8, height="auto")
+                before = gr.Gallery(label="original", columns=8, height="auto", object_fit="contain")
+                after = gr.Gallery(label="augmented", columns=8, height="auto", object_fit="contain")
     pair = gr.State(time_to_live=FRAMES_TTL_S, delete_callback=store.frames.discard)
     numeric = (scale_min, scale_max, ratio_min, ratio_max, flip_p, degrees, size, seed)
 
-    sample_examples(store, video)
     inputs = [video, crop, scale_min, scale_max, ratio_min, ratio_max, flip, flip_p, rotate, degrees, size, seed, pair]
     outputs = [before, after, params, pair, index, view]
-    run.click(augment, inputs, outputs, api_name="augment")
-    new_draw.click(next_seed, seed, seed, api_name=False).then(augment, inputs, outputs, api_name=False)
     picker = user_errors(store.frames.picker(pair_frame, "the augmentation"))
-    index.change(picker, [pair, index], view, api_name=False, show_progress="hidden")
+    quiet = {"api_name": False, "show_progress": "hidden"}
+    # After every run the view is redrawn at the slider's frame (a re-run keeps the frame position).
+    run.click(augment, inputs, outputs, api_name="augment").then(picker, [pair, index], view, **quiet)
+    new_draw.click(next_seed, seed, seed, api_name=False).then(augment, inputs, outputs, api_name=False).then(
+        picker, [pair, index], view, **quiet
+    )
+    again = automatic(augment, len(outputs))
+    changes = [c.input for c in (crop, flip, rotate)] + [s.release for s in numeric[:-1]] + [seed.submit]
+    for event in changes:
+        event(again, inputs, outputs, api_name=False, trigger_mode="always_last").then(picker, [pair, index], view, **quiet)
+    page.follow(tab, NAME, store.frames.clearer(5), pair, [before, after, params, pair, view], augment, inputs, outputs,
+                (picker, [pair, index], view))  # fmt: skip
+    for switch, sliders in ((crop, numeric[:4]), (flip, numeric[4:5]), (rotate, numeric[5:6])):
+        switch.change(enabler(len(sliders)), switch, list(sliders), **quiet)
+    index.change(picker, [pair, index], view, **quiet)
+
+
+def enabler(count: int) -> Callable[[bool], Any]:
+    """A switch's change handler: its ``count`` sliders greyed out when the transform is off (they would do nothing)."""
+
+    def enable(on: bool) -> Any:
+        updates = tuple(gr.Slider(interactive=on) for _ in range(count))
+        return updates if count > 1 else updates[0]
+
+    return enable

@@ -54,7 +54,7 @@ def _checked_for_page(component: gr.Slider | gr.Number, payload: Any) -> Any:
     try:
         return check(component, payload)
     except SettingError as err:
-        raise gr.Error(str(err), print_exception=False) from None
+        raise gr.Error(str(err), duration=None, print_exception=False) from None
 
 
 class _NoStubs(type(gr.Slider)):  # type: ignore[misc]

@@ -112,3 +112,13 @@ class FrameStore:
             return None if token is None else pick(self.get(token, what), index)
 
         return handler
+
+    def clearer(self, outputs: int) -> Callable[[str | None], tuple[None, ...]]:
+        """A new video's handler for a tab: its stored frames dropped and its ``outputs`` emptied
+        (the token's state among them), so no tab shows a result under another video."""
+
+        def clear_tab(token: str | None) -> tuple[None, ...]:
+            self.discard(token)
+            return (None,) * outputs
+
+        return clear_tab

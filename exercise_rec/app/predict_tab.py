@@ -27,15 +27,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from exercise_rec.app.outputs import image_file, label_file
+from exercise_rec.app.page import Page, automatic
 from exercise_rec.app.segments import seconds, segments_markdown, timeline_segments, window_spans
 from exercise_rec.app.skeleton import draw_skeleton
-from exercise_rec.app.state import (
-    FRAMES_TTL_S,
-    ModelStore,
-    require_video_info,
-    sample_examples,
-    user_errors,
-)
+from exercise_rec.app.state import FRAMES_TTL_S, ModelStore, require_video_info, user_errors
 from exercise_rec.data.framing import CropBox
 from exercise_rec.display import draw_box
 from exercise_rec.inference import CLIP_S, LONG_VIDEO_S, Prediction, Timeline
@@ -179,14 +174,16 @@ def _thumbnails(clip: np.ndarray) -> np.ndarray:
     return np.stack([cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in clip])
 
 
-def summary_markdown(result: Prediction, model_name: str, duration_s: float = 0.0) -> str:
-    """The headline, then the verdict's name and reason, the latency and the model. A video of
+def summary_markdown(result: Prediction, model_name: str, duration_s: float = 0.0, checkpoint: str = "") -> str:
+    """The headline, then the verdict's name and reason, the latency, the model and the checkpoint
+    file that produced the result (two checkpoints of one model give different answers). A video of
     ``LONG_VIDEO_S`` or more leads with :func:`long_headline`; its whole-video prediction follows,
     named as what it is."""
     checked = ", person check included" if result.pose is not None else ""
+    source = f"{model_name} from `{checkpoint}`" if checkpoint else model_name
     details = (
         f"verdict `{result.verdict}`: {result.reason} · "
-        f"{result.latency_ms:.0f} ms (decode + transform + model){checked} · {model_name}"
+        f"{result.latency_ms:.0f} ms (decode + transform + model){checked} · {source}"
     )
     if duration_s < LONG_VIDEO_S:
         return f"### {headline(result)}\n\n{details}"
@@ -198,12 +195,14 @@ def summary_markdown(result: Prediction, model_name: str, duration_s: float = 0.
     )
 
 
-def build(store: ModelStore) -> None:
+def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
     """The tab's components and events; registers the ``/predict`` and ``/timeline`` endpoints.
 
-    Upload, Predict and clearing the video each start with :func:`clear` (every output emptied, the
-    request noted as the session's newest); ``predict`` and ``timeline`` then drop a result whose
-    inputs are no longer the newest (see the module docstring).
+    A new video (an upload, a sample clicked, a recording finished, the video cleared), another
+    checkpoint and Predict each start with :func:`clear` (every output emptied, the request noted
+    as the session's newest); ``predict`` and ``timeline`` then drop a result whose inputs are no
+    longer the newest. The Predict tab runs on every new video, whichever tab is open: it is the
+    answer, and it takes a fraction of a second (:mod:`exercise_rec.app.page`).
     """
     latest = LatestRequests(store.config.max_sessions)
 
@@ -240,7 +239,7 @@ def build(store: ModelStore) -> None:
         frames = (result.clip.numpy(), result.pose, result.framing)
         token = store.frames.put(frames, replaces=previous)  # for the checkbox: redraws, never recomputes
         long_video = info.duration >= LONG_VIDEO_S
-        summary = summary_markdown(result, predictor.meta.model_name, info.duration)
+        summary = summary_markdown(result, predictor.meta.model_name, info.duration, store.resolve(checkpoint).name)
         return verdict_label(result, long_video), strip_image(frames, show_skeleton), summary, token
 
     def redraw(token: str | None, show_skeleton: bool) -> Any:
@@ -270,28 +269,29 @@ def build(store: ModelStore) -> None:
         segments = segments_markdown(timeline_segments(windows), duration)
         return gr.Markdown(value=segments, visible=True), gr.Plot(value=timeline_figure(windows), visible=True)
 
+    video = page.video
     with gr.Row():
-        with gr.Column(scale=1):
-            video = gr.Video(label="Video (drag and drop, or record)", sources=["upload", "webcam"])
+        with gr.Column(scale=1, min_width=280):
             names = list(store.checkpoints())
             checkpoint = gr.Dropdown(names, value=store.default_name, label="Checkpoint")
             card = gr.Markdown(store.card(store.default_name))
             button = gr.Button("Predict", variant="primary")
-        with gr.Column(scale=1):
+        with gr.Column(scale=2, min_width=280):
             segments = gr.Markdown(visible=False, elem_id="segments")  # a long video's answer: it leads
             summary = gr.Markdown(elem_id="summary")
             label = gr.Label(num_top_classes=TOP_K, label=TOP_TITLE)
     show_skeleton = gr.Checkbox(value=True, label="Show skeleton (the person check's keypoints)")
     strip = gr.Image(
-        label="The 16 frames the model saw (in time order, two rows; magenta: its crop around the person)", type="numpy"
-    )
+        label="The 16 frames the model saw (in time order, two rows; magenta: its crop around the person)",
+        type="numpy", elem_id="strip",
+    )  # fmt: skip
     plot = gr.Plot(
-        label="Per-window verdicts and probabilities (videos longer than a clip)", visible=False, elem_id="timeline"
-    )
+        label="Per-window verdicts and probabilities (videos longer than a clip)", visible=False, elem_id="timeline",
+        show_label=False,
+    )  # fmt: skip
     frames = gr.State(time_to_live=FRAMES_TTL_S, delete_callback=store.frames.discard)
 
     checkpoint.change(user_errors(store.card), checkpoint, card, api_name=False)
-    sample_examples(store, video)
     outputs = [label, strip, summary, frames]
     inputs = [video, checkpoint, show_skeleton, frames]
     windows = [video, checkpoint]
@@ -300,10 +300,13 @@ def build(store: ModelStore) -> None:
     # (the default "once" would ignore it, and the newer video would get no result at all).
     quick = {"api_name": False, "show_progress": "hidden", "concurrency_limit": None, "trigger_mode": "always_last"}
     last = {"trigger_mode": "always_last"}
-    for event, name in ((button.click, "predict"), (video.upload, False)):
-        timeline_name = "timeline" if name else False
-        event(clear, [*windows, frames], cleared, **quick).then(predict, inputs, outputs, api_name=name, **last).then(
-            timeline, windows, [segments, plot], api_name=timeline_name, **last
-        )
-    video.clear(clear, [*windows, frames], cleared, **quick)
+    # The button is the API's way in (/predict, then /timeline); the page's own events skip quietly
+    # without a video. The timeline runs only after a prediction succeeded: one error, one message.
+    button.click(clear, [*windows, frames], cleared, **quick).then(
+        predict, inputs, outputs, api_name="predict", **last
+    ).success(timeline, windows, [segments, plot], api_name="timeline", **last)
+    for event in (video.change, checkpoint.change):
+        event(clear, [*windows, frames], cleared, **quick).then(
+            automatic(predict, 4), inputs, outputs, api_name=False, **last
+        ).success(automatic(timeline, 2), windows, [segments, plot], api_name=False, **last)
     show_skeleton.change(user_errors(redraw), [frames, show_skeleton], strip, api_name=False, show_progress="hidden")

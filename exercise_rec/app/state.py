@@ -174,22 +174,14 @@ class ModelStore:
         shape = f"{meta.clip_len}x{meta.input_size[0]}x{meta.input_size[1]}"
         if predictor.heatmaps is not None:  # a pose checkpoint: its input is keypoints, not pixels
             shape = f"pose heatmaps {predictor.heatmaps.channels}x{shape} of the estimator's keypoints"
-        return (
-            f"**{meta.model_name}**({kwargs}) · {params:,} parameters · input {shape}"
-            f" · {meta.num_classes} classes"
-            + (f" · validation: {metrics}" if metrics else "")
+        return f"**{meta.model_name}**({kwargs}) · {params:,} parameters · input {shape} · {meta.num_classes} classes" + (
+            f" · validation: {metrics}" if metrics else ""
         )
 
     def samples(self) -> list[Path]:
         """Sample videos for the examples (sorted; the long recording last)."""
         found = [p for p in sorted(self.config.samples_dir.glob("*")) if p.suffix.lower() in VIDEO_SUFFIXES]
         return sorted(found, key=lambda p: ("long" in p.stem, p.name))
-
-
-def sample_examples(store: ModelStore, video: gr.Video) -> None:
-    """The bundled samples as examples for ``video`` (one column, so Gradio shows thumbnails, not a table)."""
-    if samples := store.samples():
-        gr.Examples([[str(p)] for p in samples], [video], label="Samples")
 
 
 def _user_message(err: Exception) -> str:
@@ -208,6 +200,8 @@ def user_errors(fn: F) -> F:
 
     Every ``gr.Error`` here has ``print_exception=False``: Gradio would otherwise print a traceback
     to the server console for each rejected upload; the one log line below says what happened.
+    And ``duration=None``: the message stays until the user dismisses it (a teacher reading it out
+    to a class must not see it vanish after ten seconds).
     """
 
     @functools.wraps(fn)
@@ -218,11 +212,11 @@ def user_errors(fn: F) -> F:
             raise
         except (ExerciseRecError, OSError) as err:
             log.info("rejected request to %s: %s", fn.__name__, err)
-            raise gr.Error(_user_message(err), print_exception=False) from None
+            raise gr.Error(_user_message(err), duration=None, print_exception=False) from None
         except Exception as err:
             log.exception("%s failed", fn.__name__)
             message = f"internal error ({type(err).__name__}); the server log has the details"
-            raise gr.Error(message, print_exception=False) from None
+            raise gr.Error(message, duration=None, print_exception=False) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -235,7 +229,6 @@ def require_video(video: str | None, config: AppConfig) -> Path:
 def require_video_info(video: str | None, config: AppConfig) -> tuple[Path, VideoInfo]:
     """:func:`require_video` and the header the limit check read, for handlers that need it."""
     if not video:
-        raise gr.Error("Upload a video first (or pick an example).", print_exception=False)
+        raise gr.Error("Upload a video first (or click a sample).", duration=None, print_exception=False)
     path = Path(video)
     return path, check_video(path, config.upload_bytes, config.decode_limits)
-

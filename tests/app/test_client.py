@@ -68,7 +68,7 @@ def _sample(name: str) -> dict:
 
 def test_the_api_has_one_named_endpoint_per_tab(client):
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/predict", "/timeline", "/augment", "/explain", "/compare_modes", "/models"} <= endpoints
+    assert {"/predict", "/timeline", "/augment", "/explain", "/compare_modes", "/compare_streams", "/models"} <= endpoints
 
 
 @pytest.mark.parametrize("sample,label", [("squat.mp4", "squat"), ("push_up.mp4", "push_up")])
@@ -129,7 +129,7 @@ def test_the_skeleton_checkbox_redraws_stored_frames_without_predicting():
         dep
         for dep in app.fns.values()
         for block_id, event in dep.targets
-        if event == "change" and isinstance(app.blocks.get(block_id), gr.Checkbox)
+        if event == "change" and isinstance(app.blocks.get(block_id), gr.Checkbox) and dep.fn.__name__ == "redraw"
     ]
     assert [[type(c).__name__ for c in dep.inputs] for dep in handlers] == [["State", "Checkbox"]]
     redraw = handlers[0].fn
@@ -360,12 +360,15 @@ def test_explain_standard_last_layer_says_it_has_one_time_step(client):
 
 
 def test_compare_modes_returns_both_predictions_and_costs(client):
-    standard, high, table, summaries, slider, view = client.predict(_sample("high_knees.mp4"), api_name="/compare_modes")
+    standard, high, table, summaries, slider, view, plot = client.predict(
+        _sample("high_knees.mp4"), api_name="/compare_modes"
+    )
     assert standard["label"] and high["label"]
     assert len(standard["confidences"]) == len(high["confidences"]) == 3
     verdicts = table.split("\n")[2]
     assert verdicts.startswith("| verdict | ") and verdicts.count("(`") == 2  # each mode's headline and verdict
     assert "GFLOPs" in table and "peak activation memory" in table
+    assert plot["type"] == "matplotlib" and cv2.imread(view) is not None
     assert "[1280, 1, 4, 4]" in table and "[1280, 16, 4, 4]" in table  # T' after the strides, per mode
     assert "T'=1" in summaries and "T'=16" in summaries
 
@@ -458,16 +461,16 @@ def test_messages_name_files_not_server_paths(monkeypatch):
     assert caught.value.message == "clip.mp4: No such file or directory"
 
 
-def test_every_tab_offers_the_samples_as_video_thumbnails():
-    """One column per example set (the video): Gradio renders that as thumbnails, two columns as a table."""
+def test_one_video_input_with_named_samples_serves_every_tab():
+    """Issue 21.11: one video component (above the tabs) and one sample set, each sample named."""
     app = build_app(AppConfig(device="cpu"))
-    datasets = [c["props"] for c in app.config["components"] if c["type"] == "dataset"]
+    components = app.config["components"]
+    assert len([c for c in components if c["type"] == "video"]) == 1
+    (props,) = [c["props"] for c in components if c["type"] == "dataset"]
     sample_names = sorted(p.name for p in SAMPLES_DIR.iterdir() if p.suffix == ".mp4")
-    assert len(datasets) == 4  # predict, augment, grad-cam, modes
-    for props in datasets:
-        assert [c["name"] for c in props["components"]] == ["video"]
-        shown = sorted(row[0]["orig_name"] for row in props["samples"])
-        assert shown == sample_names
+    assert [c["name"] for c in props["components"]] == ["video"]
+    assert sorted(row[0]["orig_name"] for row in props["samples"]) == sample_names
+    assert sorted(props["sample_labels"]) == sorted(name.removesuffix(".mp4").replace("_", " ") for name in sample_names)
 
 
 def test_app_py_passes_the_frame_budget_and_session_cap(monkeypatch, capsys):
