@@ -48,6 +48,14 @@ def build_app(config: AppConfig | None = None) -> gr.Blocks:
     return app
 
 
+# The title on one line on a phone (390 px) and a laptop alike; tables scroll inside themselves.
+CSS = """
+#title h1 { font-size: clamp(0.8rem, 3.3vw, 2rem); white-space: nowrap; margin: 0.2em 0; }
+#modes-table, #streams-table { overflow-x: auto; }
+"""
+
+
 def launch_options(config: AppConfig) -> dict[str, Any]:
-    """``launch()`` settings that enforce ``config``'s limits (Gradio takes these only at launch)."""
-    return {"max_file_size": config.upload_bytes, "state_session_capacity": config.max_sessions}
+    """``launch()`` settings that enforce ``config``'s limits (Gradio takes these only at launch) and
+    the page's style (Gradio 6 takes CSS at launch too)."""
+    return {"max_file_size": config.upload_bytes, "state_session_capacity": config.max_sessions, "css": CSS}

@@ -106,7 +106,7 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
         rgb = gr.Label(num_top_classes=TOP_K, label="RGB stream", min_width=160)
         pose = gr.Label(num_top_classes=TOP_K, label="pose stream", min_width=160)
     run = gr.Button("Compare streams", variant="primary", interactive=available is not None)
-    table = gr.Markdown()
+    table = gr.Markdown(elem_id="streams-table")
     view = gr.Image(label="RGB CAM (top) | pose joint importance (bottom)", type="numpy")
     index = gr.Slider(0, 15, 0, step=1, label="frame (both streams)")
     summaries = gr.Markdown()

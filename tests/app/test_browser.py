@@ -303,3 +303,84 @@ def test_a_new_upload_never_shows_under_the_previous_videos_timeline(session, mo
     expect(plot).to_be_visible()
     expect(summary).to_contain_text("Long video (24 s)")
     assert segments.bounding_box()["y"] < summary.bounding_box()["y"]  # the segments lead
+
+
+def test_a_sample_click_runs_the_prediction_and_a_checkpoint_switch_reruns_it(session):
+    """Issue 21.9 / 21.6: clicking a named sample predicts (no Predict click); another checkpoint
+    re-runs and the summary names the file that produced the result."""
+    page = session.page
+    panel = session.tab("Predict", "Predict")
+    page.get_by_role("button", name="squat", exact=True).click()
+    assert "squat" in top_label(panel).inner_text()
+    summary = page.locator("#summary")
+    expect(summary).to_contain_text("from mobilenet_v2_3d_standard.pt", timeout=RESULT_TIMEOUT_MS)
+    panel.get_by_label("Checkpoint").first.click()
+    page.get_by_role("option", name="mobilenet_v2_3d_high_temporal.pt").click()
+    expect(summary).to_contain_text("from mobilenet_v2_3d_high_temporal.pt", timeout=RESULT_TIMEOUT_MS)
+    assert session.errors == [], f"uncaught errors in the page: {session.errors}"
+
+
+def test_a_bad_upload_gives_one_message_that_stays_and_clears_the_result(session, tmp_path):
+    """Issue 21.10: one toast (not one per step), still there after Gradio's default 10 s, the old label gone."""
+    page = session.page
+    panel = session.tab("Predict", "Predict")
+    upload(panel, "squat.mp4")
+    top_label(panel)
+    bad = tmp_path / "holiday.mp4"
+    bad.write_text("this is not a video")
+    page.locator("#video").get_by_role("button", name="Clear").first.click()
+    page.locator("#video").locator('input[type="file"]').set_input_files(bad)
+    toast = page.get_by_test_id("toast-body")
+    expect(toast).to_have_count(1, timeout=RESULT_TIMEOUT_MS)
+    expect(toast).to_contain_text("not a video")
+    page.wait_for_timeout(11_000)
+    expect(toast).to_have_count(1)
+    expect(panel.get_by_test_id("label-output-value")).to_have_count(0)
+    expect(page.locator("#summary")).not_to_contain_text("Squat")
+
+
+def test_eigencam_greys_the_class_picker_out_and_opacity_redraws(session):
+    """Issue 21.3 / 21.7: the class picker is disabled for EigenCAM and the note says why."""
+    page = session.page
+    panel = _explain(session)
+    wait_until_idle(page, panel)
+    target = panel.get_by_label("Explain class")
+    expect(target).to_be_enabled()
+    panel.get_by_label("Method").click()
+    page.get_by_role("option", name="eigencam", exact=True).click()
+    expect(target).to_be_disabled()
+    expect(page.locator("#method-note")).to_contain_text("class-agnostic")
+    expect(page.locator("#cam-summary")).to_contain_text("class-agnostic", timeout=RESULT_TIMEOUT_MS)
+    assert session.errors == [], f"uncaught errors in the page: {session.errors}"
+
+
+def test_every_tab_is_usable_on_a_phone(browser, app_url, tmp_path):
+    """Issue 21.12: at 390x844 the title is one line, every tab can be reached, nothing is wider
+    than the screen (frame strip, timeline), and the Models table is there."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(app_url, wait_until="load")
+        page.get_by_role("button", name="Predict", exact=True).wait_for(timeout=LOAD_TIMEOUT_MS)
+        title = page.locator("#title h1")
+        line = float(title.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)"))
+        assert title.bounding_box()["height"] < 1.6 * line, "the title wraps on a phone"
+        page.locator("#video").locator('input[type="file"]').set_input_files(SAMPLES_DIR / "long_recording.mp4")
+        expect(page.locator("#segments")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+        for element in ("#strip", "#timeline", "#segments"):
+            box = page.locator(element).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1, element
+        for name in ("Augmentations", "Grad-CAM", "Modes", "RGB vs pose", "Models"):
+            tab = page.get_by_role("tab", name=name, exact=True)
+            if not tab.is_visible():  # Gradio folds tabs that do not fit into its overflow menu
+                page.locator(".overflow-menu button").first.click()
+            page.get_by_role("tab", name=name, exact=True).click()
+        expect(page.locator("#models-table")).to_contain_text("mobilenet_v2_3d")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE["width"] + 1, f"the page scrolls sideways on a phone ({width} px)"
+        save_screenshot(page, tmp_path / "phone.png")
+        assert errors == [], f"uncaught errors in the page: {errors}"
+    finally:
+        context.close()
