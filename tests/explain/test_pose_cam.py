@@ -19,6 +19,8 @@ import pytest
 import torch
 
 from exercise_rec.app import cam_tab
+from exercise_rec.app.page import build_page
+from exercise_rec.app.panels import LEGEND_HEIGHT
 from exercise_rec.app.state import AppConfig, ModelStore
 from exercise_rec.cam import main as cam_main
 from exercise_rec.checkpoint import CheckpointMeta, save_checkpoint
@@ -154,8 +156,9 @@ def test_the_cam_tab_shows_skeleton_panels_and_the_joints_chart_for_a_pose_check
     rendered = cam_tab.render_cam(predictor, VIDEO, LAYER, "hirescam", None)
     assert rendered.kind == "pose" and cam_tab.output_kind(predictor) == "pose"
     assert isinstance(rendered.explanation, VideoExplanation) and rendered.explanation.joints is not None
-    np.testing.assert_array_equal(rendered.panels, joint_frames(rendered.explanation))  # the skeleton, not an overlay
-    assert rendered.panels.shape[:2] == (FRAMES, MIN_HEIGHT) and len(rendered.importance) == FRAMES
+    skeleton = joint_frames(rendered.explanation)  # the skeleton, not an overlay (its top half: the frame stamp is below)
+    np.testing.assert_array_equal(rendered.panels[:, : MIN_HEIGHT // 2], skeleton[:, : MIN_HEIGHT // 2])
+    assert rendered.panels.shape[:2] == (FRAMES, MIN_HEIGHT + LEGEND_HEIGHT) and len(rendered.importance) == FRAMES
     (axes, _colourbar) = rendered.figure.axes
     assert [label.get_text() for label in axes.get_yticklabels()] == list(COCO_KEYPOINTS)
     assert probe(rendered.video).frames == FRAMES
@@ -166,7 +169,8 @@ def test_the_cam_tab_shows_skeleton_panels_and_the_joints_chart_for_a_pose_check
                                  extra_checkpoints=(DEFAULT_CHECKPOINT,), samples_dir=tmp_path, device="cpu"))  # fmt: skip
     assert "pose heatmaps 17x4x32x32" in store.card(checkpoint.name)
     with gr.Blocks() as blocks:
-        cam_tab.build(store)
+        with gr.Tab("Grad-CAM") as tab:
+            cam_tab.build(store, build_page(store, "Grad-CAM"), tab)
     handlers = {dep.fn.__name__: dep.fn for dep in blocks.fns.values()}
     *_, view, gallery, plot, video = handlers["on_checkpoint"](checkpoint.name)
     assert (view.label, gallery.label, plot.label, video.label) == (
@@ -178,7 +182,7 @@ def test_the_cam_tab_shows_skeleton_panels_and_the_joints_chart_for_a_pose_check
         "per-frame importance (mean CAM)", "overlay video (mp4)",
     )  # fmt: skip
     assert store.by_mode("standard") == DEFAULT_CHECKPOINT.name  # the modes tab compares clip models only
-    outputs = handlers["explain"](str(VIDEO), checkpoint.name, "hirescam", LAYER, cam_tab.PREDICTED, False, None)
+    outputs = handlers["explain"](str(VIDEO), checkpoint.name, "hirescam", LAYER, cam_tab.PREDICTED, False, 0.5, "jet", None)
     frames, importance, summary, figure, mp4, _token, _slider, first = outputs
     assert len(frames) == len(importance) == FRAMES and "most important:" in summary
     assert figure.axes[0].get_yticklabels()[0].get_text() == COCO_KEYPOINTS[0] and Path(mp4).suffix == ".mp4"
