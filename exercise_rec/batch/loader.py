@@ -12,6 +12,8 @@ broken video costs its own record and nothing else. Predict and evaluate both re
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import multiprocessing.context
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -47,8 +49,8 @@ class DecodeSpec:
     batch feeds the model exactly as ``Predictor.predict`` does.
 
     ``views`` > 1: that many clips per video, sampled at random with seeds 0..views-1 (evaluate's
-    test-time views); ``hashing``: compute each file's SHA-256; ``recorded``: hashes already in the
-    output (hash -> whether that record is a result), whose videos are not decoded again;
+    test-time views); ``hashing``: compute each file's SHA-256; ``recorded``: (video name, content
+    hash) pairs already in the output (-> whether that record is a result), not decoded again;
     ``keep_files``: keep an archive member's temporary copy for the caller (a timeline re-reads it).
     """
 
@@ -58,7 +60,7 @@ class DecodeSpec:
     person_check: bool
     views: int = 1
     hashing: bool = False
-    recorded: Mapping[str, bool] = field(default_factory=dict)
+    recorded: Mapping[tuple[str, str], bool] = field(default_factory=dict)
     keep_files: bool = False
 
     @classmethod
@@ -123,7 +125,7 @@ class VideoDataset(Dataset[Decoded]):
                 raise VideoError(item.local, "file not found" if not item.local.exists() else "not a regular file")
             if self.spec.hashing:
                 item.sha256 = file_sha256(item.local)
-                item.recorded = self.spec.recorded.get(item.sha256)
+                item.recorded = self.spec.recorded.get((item.source.name, item.sha256))
             if item.recorded is None:
                 item.clips = tuple(self._clip(item.source, item.local, k) for k in range(self.spec.views))
                 item.tracks = tuple(self.estimator().frames(c) if self.spec.person_check else None for c in item.clips)
@@ -148,15 +150,25 @@ def _init_worker(_: int) -> None:
     cv2.setNumThreads(1)
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fresh server process, not from this one: a process that has run OpenCV,
+    OpenVINO or the synthetic renderer holds thread pools a forked child deadlocks on (seen: a worker
+    hung for 10 minutes after the test suite rendered videos). The server imports this module once."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 def make_loader(sources: Sequence[VideoSource], spec: DecodeSpec, workers: int, batch_size: int) -> DataLoader:
     """Batches (lists) of :class:`Decoded`, in source order, decoded by ``workers`` processes (0: here).
 
     Workers decode with one FFmpeg thread each; at most one batch per worker is in flight."""
-    if workers > 0:
-        spec = replace(spec, limits=replace(spec.limits, threads=1))
+    if workers == 0:
+        return DataLoader(VideoDataset(sources, spec), batch_size=batch_size, collate_fn=list)
+    spec = replace(spec, limits=replace(spec.limits, threads=1))
     return DataLoader(
         VideoDataset(sources, spec), batch_size=batch_size, collate_fn=list, num_workers=workers,
-        prefetch_factor=1 if workers else None, worker_init_fn=_init_worker if workers else None,
+        prefetch_factor=1, worker_init_fn=_init_worker, multiprocessing_context=_worker_context(),
     )  # fmt: skip
 
 

@@ -33,10 +33,14 @@ class RecordError(ExerciseRecError):
     """An output file that cannot be used (another run writes it, or a line that is not a record)."""
 
 
-def _key(record: Record) -> tuple[str, str] | None:
-    """What makes two records the same video for the same checkpoint (None: the file was never hashed)."""
+Key = tuple[str, str, str]  # video as named, its content's SHA-256, the checkpoint's
+
+
+def _key(record: Record) -> Key | None:
+    """What makes two records the same video (same name, same content) for the same checkpoint; None:
+    the file was never hashed. Two copies of one file under two names are two videos."""
     if record.get("sha256") and record.get("checkpoint_sha256"):
-        return str(record["sha256"]), str(record["checkpoint_sha256"])
+        return str(record["video"]), str(record["sha256"]), str(record["checkpoint_sha256"])
     return None
 
 
@@ -146,13 +150,14 @@ def parts(out: Path) -> list[Path]:
     return sorted(out.parent.glob(f"{out.stem}.part*{out.suffix}"))
 
 
-def recorded(out: Path, checkpoint_sha256: str) -> dict[str, bool]:
-    """Videos already recorded for this checkpoint in ``out`` and its parts: content hash -> result (True) or error."""
-    done: dict[str, bool] = {}
+def recorded(out: Path, checkpoint_sha256: str) -> dict[tuple[str, str], bool]:
+    """Videos already recorded for this checkpoint in ``out`` and its parts:
+    (video, content hash) -> whether the record is a result (True) or an error."""
+    done: dict[tuple[str, str], bool] = {}
     for path in [out, *parts(out)]:
         for record in RecordFile(path).read():
-            if (key := _key(record)) and key[1] == checkpoint_sha256:
-                done.setdefault(key[0], not record.get("error"))
+            if (key := _key(record)) and key[2] == checkpoint_sha256:
+                done.setdefault(key[:2], not record.get("error"))
     return done
 
 
@@ -162,7 +167,7 @@ def merge(out: Path) -> int:
     pieces = parts(out)
     target = RecordFile(out)
     records = target.read() + [r for p in pieces for r in RecordFile(p).read()]
-    seen: set[tuple[str, str]] = set()
+    seen: set[Key] = set()
     unique = []
     for record in records:
         key = _key(record)
