@@ -38,10 +38,12 @@ from exercise_rec.data.containers import (
     FFMPEG_CAPTURE_OPTIONS,
     FFMPEG_DEMUXERS,
     GIF,
+    ISO_BMFF,
     Container,
     NotSelfContained,
     sniff,
 )
+from exercise_rec.data.keyframes import mp4_keyframes
 from exercise_rec.data.limits import DEFAULT_LIMITS, DecodeLimits
 from exercise_rec.errors import ConfigError, ExerciseRecError
 from exercise_rec.io import atomic_path
@@ -362,6 +364,8 @@ class _ShortStream(Exception):
 
 
 _NO_SEEK = 2**62  # a seek_gap that never seeks: in an AVI with dropped frames, frame numbers are not positions
+_SEEK_BACK = 16  # OpenCV's FFmpeg backend seeks this many frames before the target (cap_ffmpeg_impl.hpp)
+_SEEK_MIN_SKIP = 8  # a seek must skip at least this many frames to pay for flushing the decoder
 
 
 class _ForwardReader:
@@ -370,8 +374,11 @@ class _ForwardReader:
     resized at once, so a full-size frame never outlives its decode. The time budget and the frame
     count in ``limits`` bound the whole pass, however many clips it serves."""
 
-    def __init__(self, cap: cv2.VideoCapture, path: Path, size: FrameSize, limits: DecodeLimits):
-        self.cap, self.path, self.size, self.limits = cap, path, size, limits
+    def __init__(
+        self, cap: cv2.VideoCapture, path: Path, size: FrameSize, limits: DecodeLimits,
+        keyframes: np.ndarray | None = None,
+    ):  # fmt: skip
+        self.cap, self.path, self.size, self.limits, self.keyframes = cap, path, size, limits, keyframes
         self.deadline = time.monotonic() + limits.budget_s
         self.position = 0  # index of the frame the next grab() returns
         self.grabbed = 0
@@ -392,7 +399,7 @@ class _ForwardReader:
 
     def read(self, index: int) -> np.ndarray:
         """Frame ``index`` (>= every index read before) as resized RGB; :class:`_ShortStream` past the end."""
-        if index - self.position >= self.limits.seek_gap:
+        if self._worth_seeking(index):
             self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
             self.position = index
         while self.position <= index:
@@ -408,6 +415,17 @@ class _ForwardReader:
                 raise VideoError(self.path, reason)
             self.target = resize_shape(frame.shape[0], frame.shape[1], self.size) or frame.shape[:2]
         return _to_rgb(frame, self.target)
+
+
+    def _worth_seeking(self, index: int) -> bool:
+        """Whether seeking to ``index`` decodes fewer frames than grabbing forward to it. With the file's
+        keyframes known: when the keyframe a seek lands on lies ahead (OpenCV seeks to
+        ``_SEEK_BACK`` frames before the target, then to the keyframe at or before that, and decodes
+        forward); otherwise for gaps of ``limits.seek_gap`` frames or more."""
+        if self.keyframes is None:
+            return index - self.position >= self.limits.seek_gap
+        before = np.searchsorted(self.keyframes, index - _SEEK_BACK, side="right")
+        return before > 0 and self.keyframes[before - 1] - self.position >= _SEEK_MIN_SKIP
 
 
 def _decode_indices(reader: _ForwardReader, indices: np.ndarray) -> np.ndarray:
@@ -446,10 +464,12 @@ class _Frames:
 
     info: VideoInfo
     pictures: np.ndarray | None  # picture on screen at each listed frame; None: the same numbers
+    keyframes: np.ndarray | None = None  # frame indices of keyframes (MP4/MOV index); None: unknown
 
     @classmethod
     def of(cls, info: VideoInfo, container: Container, path: Path) -> _Frames:
-        return cls(info, pictures_of_frames(path) if container is AVI else None)
+        return cls(info, pictures_of_frames(path) if container is AVI else None,
+                   mp4_keyframes(path) if container is ISO_BMFF else None)  # fmt: skip
 
     @property
     def decodable(self) -> int:
@@ -458,7 +478,9 @@ class _Frames:
 
     def reader(self, cap: cv2.VideoCapture, path: Path, size: FrameSize, limits: DecodeLimits) -> _ForwardReader:
         """A reader over picture numbers; it never seeks in a stream with dropped frames."""
-        return _ForwardReader(cap, path, size, limits if self.pictures is None else replace(limits, seek_gap=_NO_SEEK))
+        if self.pictures is not None:
+            return _ForwardReader(cap, path, size, replace(limits, seek_gap=_NO_SEEK))
+        return _ForwardReader(cap, path, size, limits, self.keyframes)
 
     def to_pictures(self, indices: np.ndarray) -> np.ndarray:
         return indices if self.pictures is None else self.pictures[np.minimum(indices, len(self.pictures) - 1)]
