@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from exercise_rec.errors import ExerciseRecError
+from exercise_rec.errors import ConfigError
 from exercise_rec.io import atomic_path
 
 Record = dict[str, Any]
@@ -27,10 +27,6 @@ SUFFIXES = (".jsonl", ".csv")
 # CSV columns: the JSON record's fields, ``label``/``prob`` of the top class, nested fields as JSON text.
 CSV_FIELDS = ("video", "sha256", "checkpoint_sha256", "model", "mode", "verdict", "reason", "label", "prob",
               "latency_ms", "predictions", "timeline", "error")  # fmt: skip
-
-
-class RecordError(ExerciseRecError):
-    """An output file that cannot be used (another run writes it, or a line that is not a record)."""
 
 
 Key = tuple[str, str, str]  # video as named, its content's SHA-256, the checkpoint's
@@ -86,7 +82,7 @@ class RecordFile:
                 try:
                     records.append(json.loads(line))
                 except json.JSONDecodeError:
-                    raise RecordError(f"{self.path}: line {number} is not a JSON record") from None
+                    raise ConfigError(f"{self.path}: line {number} is not a JSON record") from None
         return records
 
     @contextlib.contextmanager
@@ -97,7 +93,7 @@ class RecordFile:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise RecordError(f"{self.path}: another run is writing this file") from None
+                raise ConfigError(f"{self.path}: another run is writing this file") from None
             appender = Appender(handle, self.is_csv)
             if _cut_torn_line(handle) == 0 and self.is_csv:
                 appender.put(_header())
