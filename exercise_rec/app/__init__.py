@@ -55,7 +55,21 @@ CSS = """
 """
 
 
+# The shared video input's own playback error is not shown. Gradio turns a file the browser cannot play
+# into an "Error: Video not playable" toast (10 s) and a red pill on the input, but the app reads files
+# Chromium cannot play (AVI, MKV, HEVC), and for a file it cannot read the server's message names the
+# file and why. That toast also took the server's message with it: Gradio groups toasts and closes the
+# group on its first member's timer, so the error that must stay until dismissed vanished after 10 s.
+JS = """() => {
+    window.addEventListener("error", (event) => {
+        if (event.target instanceof HTMLVideoElement && event.target.closest("#video")) event.stopImmediatePropagation();
+    }, true);
+}"""
+
+
 def launch_options(config: AppConfig) -> dict[str, Any]:
     """``launch()`` settings that enforce ``config``'s limits (Gradio takes these only at launch) and
-    the page's style (Gradio 6 takes CSS at launch too)."""
-    return {"max_file_size": config.upload_bytes, "state_session_capacity": config.max_sessions, "css": CSS}
+    the page's style and script (Gradio 6 takes CSS and JS at launch too)."""
+    return {
+        "max_file_size": config.upload_bytes, "state_session_capacity": config.max_sessions, "css": CSS, "js": JS,
+    }  # fmt: skip

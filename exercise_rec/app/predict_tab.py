@@ -79,6 +79,9 @@ class LatestRequests:
             return session is None or self._latest.get(session, inputs) == inputs
 
 
+NOTHING_SHOWN = ("nothing shown",)  # ``shown``'s marker between a new request and its prediction
+
+
 def _session(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None)
 
@@ -205,12 +208,17 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
     answer, and it takes a fraction of a second (:mod:`exercise_rec.app.page`).
     """
     latest = LatestRequests(store.config.max_sessions)
+    # Per session, the inputs of the prediction on screen (a marker while none is): the page's timeline
+    # follows only that one. A step chained on an older video's prediction reads the page's inputs when
+    # it starts, i.e. the newer video's; were that one unreadable, its error showed twice.
+    shown = LatestRequests(store.config.max_sessions)
 
     def clear(
         video: str | None, checkpoint: str | None, previous: str | None = None, request: gr.Request | None = None
     ) -> tuple[Any, ...]:
         """Every output emptied (the stored frames too: the checkbox must not redraw the last video's)."""
         latest.begin(_session(request), (video, checkpoint))
+        shown.begin(_session(request), NOTHING_SHOWN)
         store.frames.discard(previous)
         return (
             gr.Markdown(value="", visible=False), "", None, None,
@@ -240,7 +248,16 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
         token = store.frames.put(frames, replaces=previous)  # for the checkbox: redraws, never recomputes
         long_video = info.duration >= LONG_VIDEO_S
         summary = summary_markdown(result, predictor.meta.model_name, info.duration, store.resolve(checkpoint).name)
+        shown.begin(session, current)
         return verdict_label(result, long_video), strip_image(frames, show_skeleton), summary, token
+
+    def timeline_of_shown(
+        video: str | None, checkpoint: str | None, request: gr.Request | None = None, progress: gr.Progress = gr.Progress()
+    ) -> tuple[Any, Any]:
+        """The page's timeline step: only for the video whose prediction is on screen (see ``shown``)."""
+        if not shown.is_current(_session(request), (video, checkpoint)):
+            return gr.skip(), gr.skip()
+        return timeline(video, checkpoint, request, progress)
 
     def redraw(token: str | None, show_skeleton: bool) -> Any:
         """The checkbox's handler: the stored frames drawn again, with or without the skeleton."""
@@ -308,5 +325,5 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
     for event in (video.change, checkpoint.change):
         event(clear, [*windows, frames], cleared, **quick).then(
             automatic(predict, 4), inputs, outputs, api_name=False, **last
-        ).success(automatic(timeline, 2), windows, [segments, plot], api_name=False, **last)
+        ).success(automatic(timeline_of_shown, 2), windows, [segments, plot], api_name=False, **last)
     show_skeleton.change(user_errors(redraw), [frames, show_skeleton], strip, api_name=False, show_progress="hidden")

@@ -117,8 +117,18 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
     picker = user_errors(store.frames.picker(stacked_frame, "the comparison"))
     quiet = {"api_name": False, "show_progress": "hidden"}
     run.click(compare, inputs, outputs, api_name="compare_streams").then(picker, [panels, index], view, **quiet)
+
+    def compare_if_pose(video: str | None, previous: str | None = None, progress: gr.Progress = gr.Progress()) -> Any:
+        """``compare`` for the page's own events (a new video, the tab opened): without a pose
+        checkpoint the tab's note already says what to add, so nothing runs and no error pops up
+        over every other tab's result; the button and ``/compare_streams`` still raise it."""
+        if pose_checkpoint(store) is None:
+            return (gr.skip(),) * len(outputs)
+        return compare(video, previous, progress)
+
     cleared = [rgb, pose, table, summaries, panels, view]
     page.follow(
-        tab, NAME, store.frames.clearer(6), panels, cleared, compare, inputs, outputs, (picker, [panels, index], view)
-    )
+        tab, NAME, store.frames.clearer(6), panels, cleared, compare_if_pose, inputs, outputs,
+        (picker, [panels, index], view),
+    )  # fmt: skip
     index.change(picker, [panels, index], view, **quiet)

@@ -60,4 +60,3 @@ def fake_launches(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr("exercise_rec.app.build_app", build_app)
     return launched
-

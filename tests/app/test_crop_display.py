@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from exercise_rec.app.cam_tab import render_cam
+from exercise_rec.app.panels import LEGEND_HEIGHT
 from exercise_rec.app.predict_tab import frame_strip, strip_image
 from exercise_rec.checkpoint import CheckpointMeta, save_checkpoint
 from exercise_rec.data.framing import CropBox
@@ -57,5 +58,6 @@ def test_cam_panels_are_the_full_frame_with_the_crop(tmp_path, tiny_model):
     rendered = render_cam(predictor, Path(video), None, "gradcam", None, clip=clip, person=box)
     assert rendered.explanation.crop == box and rendered.explanation.framed
     height = max(MIN_HEIGHT, clip.shape[1])
-    assert rendered.panels.shape == (4, height, 2 * round(clip.shape[2] * height / clip.shape[1]) + GAP, 3)
+    width = 2 * round(clip.shape[2] * height / clip.shape[1]) + GAP
+    assert rendered.panels.shape == (4, height + LEGEND_HEIGHT, width, 3)  # the legend strip under each panel
     assert rendered.video.is_file() and len(rendered.importance) == 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import gradio as gr
@@ -149,10 +150,35 @@ def test_the_rgb_vs_pose_tab_compares_both_streams_on_one_clip(client, pose_chec
 
 
 def test_without_a_pose_checkpoint_the_tab_says_what_to_add(tmp_path):
-    store = ModelStore(AppConfig(device="cpu"))
-    assert streams_tab.pose_checkpoint(store) is None
-    app = build_app(AppConfig(device="cpu"))
+    """The note and the button/API error say what to add; a new video or opening the tab pops up no
+    error (a persistent toast over every tab's result). An empty folder: checkpoints/ may hold a pose file."""
+    rgb = [path for path in AppConfig().checkpoint_dir.glob("*.pt") if "pose" not in path.name]  # the Modes tab needs both
+    config = AppConfig(device="cpu", checkpoint_dir=tmp_path, extra_checkpoints=tuple(rgb))
+    assert streams_tab.pose_checkpoint(ModelStore(config)) is None
+    app = build_app(config)
     (note,) = [c["props"]["value"] for c in app.config["components"] if c["props"].get("elem_id") == "streams-note"]
     assert note == streams_tab.NO_POSE
+    handlers = _handlers(app)
     with pytest.raises(gr.Error, match="No pose checkpoint in the checkpoint folder"):
-        _handlers(app)["compare"](str(SQUAT), None)
+        handlers["compare"](str(SQUAT), None)
+    skipped = handlers["compare_if_pose_automatic"](streams_tab.NAME, str(SQUAT), None)
+    assert len(skipped) == 7 and all(output == gr.skip() for output in skipped)
+
+
+def test_the_pages_timeline_follows_only_the_prediction_on_screen():
+    """Issue 21.10: a timeline step chained on an older video's prediction starts with the page's
+    inputs, already the next video's; it must not run (had that video been unreadable, its error
+    showed twice: once from its prediction, once from this step)."""
+    app = build_app(AppConfig(device="cpu"))
+    handlers = _handlers(app)  # ("clear" is a name of several tabs' handlers: the Predict tab's one below)
+    (handlers["clear"],) = {
+        dep.fn for dep in app.fns.values() if dep.fn is not None and dep.fn.__qualname__ == "build.<locals>.clear"
+        and dep.fn.__module__ == "exercise_rec.app.predict_tab"
+    }  # fmt: skip
+    request = SimpleNamespace(session_hash="one tab")
+    video = str(SAMPLES_DIR / "long_recording.mp4")
+    handlers["clear"](video, STANDARD, None, request)  # the new video's request began; nothing shown yet
+    assert handlers["timeline_of_shown_automatic"](video, STANDARD, request) == (gr.skip(), gr.skip())
+    handlers["predict"](video, STANDARD, True, None, request)  # its prediction is on screen
+    segments, plot = handlers["timeline_of_shown_automatic"](video, STANDARD, request)
+    assert "shoulder_press" in segments.value and plot.visible
