@@ -12,11 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from exercise_rec.bench import __main__ as bench_main
-from exercise_rec.bench.config import QUICK, SECTIONS, SHIPPED_WIDTH, BenchConfig
+from exercise_rec.bench.config import QUICK, SECTIONS, SHIPPED_WIDTH, BenchConfig, PhoneSpec
 from exercise_rec.bench.inference import model_specs
 from exercise_rec.bench.media import SHORT_SECONDS
 from exercise_rec.bench.report import (
@@ -323,8 +324,95 @@ def test_quick_run_reports_every_section(tmp_path: Path) -> None:
     assert all(name in inference for name in list_models())
     assert all(f"fast path {backend}" in inference for backend in BACKENDS)
     assert "w1.0" not in inference  # --quick: the shipped width only, as --help says
+    decode = [r["name"] for r in data["sections"][1]["rows"]]
+    assert f"read_clip, all {len(QUICK['phone_files'])} phone-like files" in decode  # type: ignore[arg-type]
+    batch = next(s for s in data["sections"] if s["name"] == "batch")
+    assert len(batch["rows"]) == 4 and {r["unit"] for r in batch["rows"]} == {"videos/s"}
+    assert sum("batch >= 1.8x the loop" in t["target"] for t in data["targets"]) == 2
     assert data["settings"]["repeats"] == QUICK["repeats"]
     assert data["targets"] and all(
         (t["met"] in (True, False) or t["verdict"].startswith("not judged: ")) and _positive(t["value"])
         for t in data["targets"]
     )
+
+
+def test_batch_and_phone_sets_full_and_quick() -> None:
+    """The issue's sizes in the full run (>= 64 synthetic videos, >= 8 phone-like files of 30-60 s at
+    1080p, a keyframe every 1-2 s, some at 60 fps); --quick few and short, as --help says."""
+    full, quick = BenchConfig.preset(False), BenchConfig.preset(True)
+    assert full.batch_videos >= 64 and len(full.phones) >= 8
+    assert all(30 <= p.seconds <= 60 and p.keyframe_s in (1, 2) for p in full.phones)
+    assert {p.fps for p in full.phones} == {30, 60} and max(p.seconds for p in full.phones) == 60
+    assert quick.batch_videos < full.batch_videos and len(quick.phones) < len(full.phones)
+    assert sum(p.seconds for p in quick.phones) <= 10 and quick.batch_runs <= full.batch_runs
+    assert f"{quick.batch_videos} synthetic videos and {len(quick.phones)} phone-like files" in _help()
+    assert PhoneSpec(60, 30, 2).gop == 60 and PhoneSpec(30, 60, 1).label == "phone 30 s 1080p60, keyframe 1 s"
+    assert list(SECTIONS).index("batch") == len(SECTIONS) - 2  # before gpu, which stays last (only with --gpu)
+    with pytest.raises(ConfigError, match="batch videos"):
+        BenchConfig(synth_classes=4, batch_videos=64)
+    with pytest.raises(ConfigError, match="phone files"):
+        BenchConfig(phone_files=((30, 0, 1),))
+    with pytest.raises(ConfigError, match="batch runs"):
+        BenchConfig(batch_runs=0)
+
+
+def _tiny_video(path: Path, frames: int = 12) -> Path:
+    from exercise_rec.data.video import write_video
+
+    rng = np.random.default_rng(0)
+    return write_video(path, rng.integers(0, 256, (frames, 48, 64, 3), dtype=np.uint8), 24, preset="ultrafast")
+
+
+def test_phone_video_is_1080p_with_a_keyframe_every_interval(tmp_path: Path) -> None:
+    from exercise_rec.bench.config import SYNTH_PER_CLASS
+    from exercise_rec.bench.media import PHONE_SOURCE_CLASSES, phone_video
+    from exercise_rec.data.keyframes import mp4_keyframes
+    from exercise_rec.data.video import probe
+
+    synth = tmp_path / f"synth_{PHONE_SOURCE_CLASSES}x{SYNTH_PER_CLASS}"  # a stand-in for the generator's set
+    _tiny_video(synth / "squat" / "squat_0000.mp4")
+    (synth / "test.txt").write_text("squat/squat_0000.mp4\n")
+    path = phone_video(tmp_path, PhoneSpec(2, 30, 1), 0)
+    info = probe(path)
+    assert (info.width, info.height, info.frames) == (1920, 1080, 60) and info.fps == pytest.approx(30)
+    assert mp4_keyframes(path).tolist() == [0, 30]
+    made = path.stat().st_mtime_ns
+    assert phone_video(tmp_path, PhoneSpec(2, 30, 1), 0) == path and path.stat().st_mtime_ns == made  # cached
+
+
+def test_decode_child_over_a_set_times_every_file_in_each_run(tmp_path: Path) -> None:
+    from exercise_rec.bench.decode import SetReading, child_set
+
+    paths = [str(_tiny_video(tmp_path / f"v{i}.mp4", 20 + i)) for i in range(2)]
+    for method in ("read_clip", "naive"):
+        reading = SetReading(**child_set(method, paths, repeats=2, warmup=0, threads=1))
+        assert len(reading.times_ms) == 2 and [len(t) for t in reading.per_file_ms] == [2, 2]
+        assert all(sum(files) <= run for files, run in zip(zip(*reading.per_file_ms), reading.times_ms))
+        assert reading.stats(0).samples_ms == tuple(reading.per_file_ms[0])
+
+
+def test_batch_section_compares_the_command_with_the_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Rows, units, ratios and targets of the batch section, with fake runs in place of predictions;
+    the batch row's arguments are the predict command's defaults with --out."""
+    import time
+
+    from exercise_rec.batch.loader import default_workers
+    from exercise_rec.bench import batch
+
+    args = batch.command_args([Path("a.mp4"), Path("b.mp4")], tmp_path / "r.jsonl")
+    assert args.videos == ["a.mp4", "b.mp4"] and args.out == tmp_path / "r.jsonl"
+    assert args.workers == default_workers() and args.batch_size == 4 and args.backend == "torch"
+    videos = [tmp_path / f"{i}.mp4" for i in range(64)]
+    monkeypatch.setattr(batch, "synthetic_videos", lambda data_dir, classes: videos)
+    monkeypatch.setattr(batch, "phone_videos", lambda data_dir, specs: videos[: len(specs)])
+    monkeypatch.setattr(batch, "loop_call", lambda paths, seen=None: lambda: time.sleep(0.002 * len(paths)))
+    monkeypatch.setattr(batch, "batch_call", lambda paths, scratch: lambda: time.sleep(0.001 * len(paths)))
+    section = batch.run(BenchConfig(repeats=2, batch_runs=2, warmup=0))
+    names = [r.name for r in section.rows]
+    assert names[1] == "loop of Predictor.predict, 64 synthetic videos" and section.rows[1].peer
+    assert names[0].startswith(f"batch (predict --out: {default_workers()} workers, batch 4), 64 synthetic")
+    assert "8 phone-like files (30-60 s 1080p30/60)" in names[2] and section.rows[3].peer
+    assert all(r.unit == "videos/s" and r.runs == 2 for r in section.rows)
+    assert section.rows[0].ratios[0].vs == "faster than the loop" and section.rows[0].ratios[0].value > 1
+    verdicts = [t.check([section], NoiseRule(limit=100.0, shared_limit=1.0)) for t in section.targets]
+    assert len(verdicts) == 2 and all(v["value"] is not None for v in verdicts), verdicts

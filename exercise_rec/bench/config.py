@@ -21,11 +21,13 @@ SECTIONS = {  # name -> title in the table, in the table's order
     "loader": "3. data loader",
     "cam": "4. explanations",
     "e2e": "5. end to end",
-    "gpu": "6. GPU training",
+    "batch": "6. batch prediction",
+    "gpu": "7. GPU training",
 }
 DEFAULT_SECTIONS = tuple(SECTIONS)[:-1]  # gpu only with --gpu
 DEFAULT_DATA_DIR = Path(tempfile.gettempdir()) / "exercise_rec_bench"
 SHIPPED_WIDTH = 0.5  # mobilenet_v2_3d's width in the shipped checkpoints
+SYNTH_PER_CLASS = 6  # videos per class of the bench's synthetic set: the split gives 4 train, 1 val, 1 test
 # What --quick changes; --help is written from it (``quick_help``), so the two cannot disagree.
 QUICK = {
     "repeats": 5,
@@ -34,7 +36,35 @@ QUICK = {
     "widths": (SHIPPED_WIDTH,),
     "fast_configs": (("standard", SHIPPED_WIDTH),),
     "synth_classes": 4,
+    "batch_videos": 8,
+    "batch_runs": 2,
+    "phone_files": ((3, 30, 1), (3, 60, 2)),
 }
+# The phone-like files of the full run, (seconds, fps, keyframe interval s): 1080p H.264 as phones record
+# it (bench.media.phone_video); the 60 s 1080p30 one is also the app's upload-to-label file.
+PHONE_FILES = ((30, 30, 1), (30, 30, 2), (40, 30, 2), (45, 30, 1), (60, 30, 2), (30, 60, 1), (30, 60, 2),
+               (60, 60, 1))
+
+
+@dataclass(frozen=True)
+class PhoneSpec:
+    """One phone-like file: its length, frame rate and keyframe interval (whole seconds)."""
+
+    seconds: int
+    fps: int
+    keyframe_s: int
+
+    @property
+    def gop(self) -> int:
+        """Frames from one keyframe to the next."""
+        return self.fps * self.keyframe_s
+
+    @property
+    def label(self) -> str:
+        return f"phone {self.seconds} s 1080p{self.fps}, keyframe {self.keyframe_s} s"
+
+    def filename(self, index: int) -> str:
+        return f"phone{index}_{self.seconds}s_1080p{self.fps}_k{self.keyframe_s}s.mp4"
 
 
 def available_cores() -> int:
@@ -60,6 +90,9 @@ class BenchConfig:
         ("standard", 1.0), ("standard", 0.5), ("high_temporal", 1.0), ("high_temporal", 0.5),
     )
     synth_classes: int = 17  # classes in the loader's synthetic dataset (6 videos each, 4 in train)
+    batch_videos: int = 64  # synthetic videos (of that dataset) in the batch section
+    batch_runs: int = 3  # timed runs per batch-section row (one run of the full phone set is a minute or more)
+    phone_files: tuple[tuple[int, int, int], ...] = PHONE_FILES  # (seconds, fps, keyframe s) per phone-like file
     noise_limit: float = NOISE_LIMIT  # p90/median above this: no ratio for the row (the noise rule)
     shared_limit: float = SHARED_LIMIT  # other processes' share of the CPUs during a row: the same
 
@@ -74,6 +107,13 @@ class BenchConfig:
             raise ConfigError(f"the noise limit is a p90/median ratio and must be > 1; got {self.noise_limit}")
         if not self.shared_limit > 0:
             raise ConfigError(f"the shared limit is a share of the CPUs and must be > 0; got {self.shared_limit}")
+        if not 1 <= self.batch_videos <= self.synth_classes * SYNTH_PER_CLASS:
+            raise ConfigError(f"batch videos must be 1..{self.synth_classes * SYNTH_PER_CLASS} (the synthetic "
+                              f"dataset's {self.synth_classes} classes x {SYNTH_PER_CLASS}); got {self.batch_videos}")
+        if self.batch_runs < 1:
+            raise ConfigError(f"batch runs must be >= 1, got {self.batch_runs}")
+        if not self.phone_files or any(s < 1 or f < 1 or k < 1 for s, f, k in self.phone_files):
+            raise ConfigError(f"need phone files of positive seconds, fps and keyframe interval; got {self.phone_files}")
         missing = sorted({w for _, w in self.fast_configs} - set(self.widths))
         if missing:
             raise ConfigError(f"fast-path width(s) {missing} have no eager row (widths {list(self.widths)})")
@@ -85,6 +125,10 @@ class BenchConfig:
         model only (its code path is the same for every configuration)."""
         given = {k: v for k, v in overrides.items() if v is not None}
         return cls(quick=quick, **({**QUICK, **given} if quick else given))  # type: ignore[arg-type]
+
+    @property
+    def phones(self) -> tuple[PhoneSpec, ...]:
+        return tuple(PhoneSpec(*spec) for spec in self.phone_files)
 
     @property
     def rule(self) -> NoiseRule:
@@ -101,6 +145,9 @@ class BenchConfig:
             "inference input": f"3x{t}x{h}x{w}",
             "mobilenet_v2_3d widths": "/".join(f"{w:g}" for w in self.widths),
             "long file": f"{self.long_seconds} s",
+            "batch videos": self.batch_videos,
+            "batch runs": self.batch_runs,
+            "phone files": len(self.phone_files),
             "data dir": str(self.data_dir),
             "noise limit (p90/median)": self.noise_limit,
             "shared limit": f"{self.shared_limit:.0%}",
@@ -111,6 +158,10 @@ def quick_help() -> str:
     """What ``--quick`` does, in the words of ``--help``, from :data:`QUICK` itself."""
     t, h, w = QUICK["clip"]  # type: ignore[misc]
     widths = "/".join(f"{width:g}" for width in QUICK["widths"])  # type: ignore[attr-defined]
+    phones = QUICK["phone_files"]
+    seconds = "/".join(sorted({f"{s}" for s, _, _ in phones}))  # type: ignore[attr-defined]
     return (f"{QUICK['repeats']} runs per row, 3x{t}x{h}x{w} clips, a {QUICK['long_seconds']} s long file, "
-            f"mobilenet_v2_3d at the shipped width {widths} only, fast path for the standard model only "
+            f"mobilenet_v2_3d at the shipped width {widths} only, fast path for the standard model only, "
+            f"{QUICK['batch_videos']} synthetic videos and {len(phones)} phone-like files of {seconds} s "  # type: ignore[arg-type]
+            f"(instead of {BenchConfig.batch_videos} and {len(PHONE_FILES)} of 30-60 s) in the batch and decode sections "
             f"(the CI smoke run)")
