@@ -188,15 +188,18 @@ def choices(store: ModelStore, checkpoint: str | None) -> tuple[list[str], str, 
     return layers, layer if layer in layers else default_layer(predictor.model), method, [PREDICTED, *predictor.class_names]
 
 
-def method_notes(store: ModelStore, checkpoint: str | None, method: str, layer: str | None) -> tuple[Any, str]:
-    """The class picker (greyed out for a class-agnostic method) and the method's note with the measured figure."""
+def picker_settings(method: str) -> dict[str, Any]:
+    """The class picker's ``interactive`` and ``info`` for ``method`` (greyed out for a class-agnostic one)."""
     agnostic = method in CLASS_AGNOSTIC
-    picker = gr.Dropdown(
-        interactive=not agnostic,
-        info="EigenCAM has no class: the map is the same for every class" if agnostic else "the class the map explains",
-    )
+    info = "EigenCAM has no class: the map is the same for every class" if agnostic else "the class the map explains"
+    return {"interactive": not agnostic, "info": info}
+
+
+def method_notes(store: ModelStore, checkpoint: str | None, method: str, layer: str | None) -> tuple[Any, str]:
+    """The class picker's update (see :func:`picker_settings`) and the method's note with the measured figure.
+    Only an event's return value: called while the page is built, the ``gr.Dropdown`` would be a stray component."""
     note = f"{METHOD_NOTES.get(method, method)}\n\n{measured_note(store.resolve(checkpoint).name, layer, method)}"
-    return picker, note
+    return gr.update(**picker_settings(method)), note
 
 
 def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
@@ -250,7 +253,9 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
 
     layers, first_layer, first_method, targets = choices(store, store.default_name)
     view_label, gallery_label, plot_label, video_label = LABELS[output_kind(store.get(store.default_name))]
-    first_picker, first_note = method_notes(store, store.default_name, first_method, first_layer)
+    first_note = f"{METHOD_NOTES.get(first_method, first_method)}\n\n" + measured_note(
+        store.resolve(store.default_name).name, first_layer, first_method
+    )
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             checkpoint = gr.Dropdown(list(store.checkpoints()), value=store.default_name, label="Checkpoint")
@@ -258,7 +263,7 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
             method = gr.Dropdown(list(METHODS), value=first_method, label="Method")
             layer = gr.Dropdown(layers, value=first_layer, label="Layer (shallow to deep)")
             note = gr.Markdown(first_note, elem_id="method-note")
-            target = gr.Dropdown(targets, value=PREDICTED, label="Explain class", interactive=first_picker.interactive)
+            target = gr.Dropdown(targets, value=PREDICTED, label="Explain class", **picker_settings(first_method))
             per_frame = gr.Checkbox(False, label="normalise each frame on its own (hides *when* it looks)")
             with gr.Row():
                 opacity = gr.Slider(0.1, 0.9, 0.5, step=0.05, label="overlay opacity")

@@ -78,6 +78,11 @@ class LatestRequests:
         with self._lock:
             return session is None or self._latest.get(session, inputs) == inputs
 
+    def holds(self, session: str | None, inputs: tuple[Any, ...]) -> bool:
+        """Whether ``inputs`` are the session's noted ones (False for a session with none)."""
+        with self._lock:
+            return session is not None and self._latest.get(session) == inputs
+
 
 NOTHING_SHOWN = ("nothing shown",)  # ``shown``'s marker between a new request and its prediction
 
@@ -212,6 +217,7 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
     # follows only that one. A step chained on an older video's prediction reads the page's inputs when
     # it starts, i.e. the newer video's; were that one unreadable, its error showed twice.
     shown = LatestRequests(store.config.max_sessions)
+    timed = LatestRequests(store.config.max_sessions)  # likewise, the inputs whose timeline is shown or running
 
     def clear(
         video: str | None, checkpoint: str | None, previous: str | None = None, request: gr.Request | None = None
@@ -219,6 +225,7 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
         """Every output emptied (the stored frames too: the checkbox must not redraw the last video's)."""
         latest.begin(_session(request), (video, checkpoint))
         shown.begin(_session(request), NOTHING_SHOWN)
+        timed.begin(_session(request), NOTHING_SHOWN)
         store.frames.discard(previous)
         return (
             gr.Markdown(value="", visible=False), "", None, None,
@@ -254,10 +261,33 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
     def timeline_of_shown(
         video: str | None, checkpoint: str | None, request: gr.Request | None = None, progress: gr.Progress = gr.Progress()
     ) -> tuple[Any, Any]:
-        """The page's timeline step: only for the video whose prediction is on screen (see ``shown``)."""
-        if not shown.is_current(_session(request), (video, checkpoint)):
+        """The page's timeline step: only for the video whose prediction is on screen (see ``shown``),
+        and once per video (see :func:`clear_if_new`)."""
+        session, inputs = _session(request), (video, checkpoint)
+        if not shown.is_current(session, inputs) or timed.holds(session, inputs):
             return gr.skip(), gr.skip()
+        timed.begin(session, inputs)
         return timeline(video, checkpoint, request, progress)
+
+    def clear_if_new(
+        video: str | None, checkpoint: str | None, previous: str | None = None, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
+        """The page's first step: :func:`clear`, unless this video's result (with this checkpoint) is
+        already on screen. Gradio's video input can report the same file as changed again and again
+        (seen on a busy 2-core machine after a clear and a new upload while other events ran): each
+        report emptied the result and ran the prediction and a long video's timeline again."""
+        if video is not None and shown.holds(_session(request), (video, checkpoint)):
+            return (gr.skip(),) * 6
+        return clear(video, checkpoint, previous, request)
+
+    def predict_if_new(
+        video: str | None, checkpoint: str | None, show_skeleton: bool = True, previous: str | None = None,
+        request: gr.Request | None = None, progress: gr.Progress = gr.Progress(),
+    ) -> tuple[Any, ...]:  # fmt: skip
+        """The page's prediction step: none when this video's result is already on screen (see :func:`clear_if_new`)."""
+        if shown.holds(_session(request), (video, checkpoint)):
+            return (gr.skip(),) * 4
+        return predict(video, checkpoint, show_skeleton, previous, request, progress)
 
     def redraw(token: str | None, show_skeleton: bool) -> Any:
         """The checkbox's handler: the stored frames drawn again, with or without the skeleton."""
@@ -323,7 +353,7 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
         predict, inputs, outputs, api_name="predict", **last
     ).success(timeline, windows, [segments, plot], api_name="timeline", **last)
     for event in (video.change, checkpoint.change):
-        event(clear, [*windows, frames], cleared, **quick).then(
-            automatic(predict, 4), inputs, outputs, api_name=False, **last
+        event(clear_if_new, [*windows, frames], cleared, **quick).then(
+            automatic(predict_if_new, 4), inputs, outputs, api_name=False, **last
         ).success(automatic(timeline_of_shown, 2), windows, [segments, plot], api_name=False, **last)
     show_skeleton.change(user_errors(redraw), [frames, show_skeleton], strip, api_name=False, show_progress="hidden")

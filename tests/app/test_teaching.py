@@ -66,9 +66,13 @@ def test_eigencam_is_class_agnostic_and_greys_the_class_picker_out(client):
     assert "class-agnostic" in summary and "push_up" not in summary and "p=" not in summary
     store = ModelStore(AppConfig(device="cpu"))
     picker, note = cam_tab.method_notes(store, STANDARD, "eigencam", "features.3")
-    assert picker.interactive is False and "class-agnostic" in note and "3-5 s" in note
+    assert picker["interactive"] is False and "class-agnostic" in note and "3-5 s" in note
     picker, note = cam_tab.method_notes(store, STANDARD, "gradcam", "features.3")
-    assert picker.interactive is True and note.startswith("Grad-CAM:")
+    assert picker["interactive"] is True and note.startswith("Grad-CAM:")
+    # Building the tab adds no stray, unlabelled class picker above it (the README screenshot showed one).
+    app = build_app(AppConfig(device="cpu"))
+    pickers = [c["props"] for c in app.config["components"] if c["props"].get("info") == "the class the map explains"]
+    assert [props["label"] for props in pickers] == ["Explain class"]
     assert set(cam_tab.METHOD_NOTES) == set(cam_tab.METHODS)
 
 
