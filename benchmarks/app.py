@@ -4,7 +4,8 @@ Starts the app in this process on a free loopback port and times ``/predict`` th
 ``gradio_client`` (upload, queue, decode, model, response) for a bundled sample and for a 10 s
 1280x720 H.264 file; the peer row is ``Predictor.predict`` on the same file in the same run (so
 the difference is what the web layer costs). Also ``/explain`` at every CAM layer of the default
-checkpoint. Median of ``--repeats`` after one warm-up call.
+checkpoint, and one call of each tab's endpoint on the same sample (``/compare_streams`` only with a
+pose checkpoint in ``checkpoints/``). Median of ``--repeats`` after one warm-up call.
 
     python benchmarks/app.py [--repeats 3]
 """
@@ -32,8 +33,9 @@ def main() -> None:
 
     from gradio_client import Client, handle_file
 
-    from exercise_rec.app import AppConfig, build_app
+    from exercise_rec.app import AppConfig, ModelStore, build_app
     from exercise_rec.app.state import SAMPLES_DIR
+    from exercise_rec.app.streams_tab import pose_checkpoint
     from exercise_rec.explain import cam_layers
     from exercise_rec.inference import DEFAULT_CHECKPOINT, Predictor
 
@@ -68,6 +70,24 @@ def main() -> None:
                 args.repeats,
             )
             print(f"| {layer} | {ms:.0f} |")
+        augment = [True, 0.3, 0.6, 0.75, 1.33, True, 0.5, True, 15, 112]  # crop, flip, rotate; 112 px
+        tabs = {
+            "Predict: /predict, then /timeline": lambda: (
+                client.predict(sample, name, api_name="/predict"),
+                client.predict(sample, name, api_name="/timeline"),
+            ),
+            "Augmentations: /augment": lambda: client.predict(sample, *augment, 7, api_name="/augment"),
+            "Grad-CAM: /explain (the tab's default, HiResCAM features.3)": lambda: client.predict(
+                sample, name, "hirescam", "features.3", "(predicted class)", False, 0.5, "jet", api_name="/explain"
+            ),
+            "Modes: /compare_modes": lambda: client.predict(sample, api_name="/compare_modes"),
+            "Models: /models": lambda: client.predict(api_name="/models"),
+        }
+        if pose_checkpoint(ModelStore(AppConfig(device="cpu"))) is not None:
+            tabs["RGB vs pose: /compare_streams"] = lambda: client.predict(sample, api_name="/compare_streams")
+        print("\n| tab: endpoint (squat.mp4) | ms |\n|---|---|")
+        for label, call in tabs.items():
+            print(f"| {label} | {median_ms(call, args.repeats):.0f} |")
     finally:
         app.close()
 

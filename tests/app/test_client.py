@@ -315,7 +315,9 @@ def test_a_result_for_an_older_request_of_the_session_is_dropped():
     assert segments.visible is True and plot.visible is True
     # Every way into the tab's prediction starts with clear; a busy step runs the newest trigger after it.
     for dep in app.fns.values():
-        if dep.fn is not None and dep.fn.__name__ in ("predict", "timeline", "clear"):
+        if dep.fn is not None and dep.fn.__name__ in (
+            "predict", "timeline", "clear", "clear_if_new", "predict_if_new_automatic", "timeline_of_shown_automatic",
+        ):  # fmt: skip
             assert dep.trigger_mode == "always_last", dep.fn.__name__
 
 
