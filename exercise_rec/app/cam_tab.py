@@ -245,7 +245,7 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
         # Labels only (no values: /explain's outputs stay plain values): what this checkpoint's outputs show.
         view_label, gallery_label, plot_label, video_label = LABELS[output_kind(store.get(checkpoint))]
         return (
-            gr.Dropdown(choices=layers, value=layer), gr.Dropdown(value=method),
+            gr.Dropdown(choices=layers, value=layer), gr.update(value=method),
             gr.Dropdown(choices=targets, value=PREDICTED), store.card(checkpoint),
             gr.Image(label=view_label), gr.Gallery(label=gallery_label), gr.Plot(label=plot_label),
             gr.File(label=video_label),
