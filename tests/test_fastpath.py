@@ -24,7 +24,7 @@ from exercise_rec.fastpath import (
     missing_package,
     read_onnx_metadata,
 )
-from exercise_rec.inference import DEFAULT_CHECKPOINT, Predictor
+from exercise_rec.inference import DEFAULT_CHECKPOINT, POSE_CHECKPOINT, Predictor
 from exercise_rec.models import build_model, get_entry, list_models
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "squat.mp4"
@@ -137,10 +137,11 @@ def test_unknown_backend_is_a_clear_error():
 
 
 @pytest.mark.heavy
+@pytest.mark.parametrize("checkpoint", [DEFAULT_CHECKPOINT, POSE_CHECKPOINT], ids=["rgb", "pose"])
 @pytest.mark.parametrize("backend", [b for b in AVAILABLE if b.values[0] != "torch"])
-def test_predictor_on_the_fast_path_gives_the_eager_predictions_for_a_real_video(backend):
-    eager = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu")
-    fast = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, backend=backend)
+def test_predictor_on_the_fast_path_gives_the_eager_predictions_for_a_real_video(backend, checkpoint):
+    eager = Predictor.from_checkpoint(checkpoint, device="cpu")
+    fast = Predictor.from_checkpoint(checkpoint, backend=backend)
     assert fast.backend == backend and fast.device.type == "cpu"
     expected, got = eager.predict(SAMPLE), fast.predict(SAMPLE)
     assert got.label == expected.label == "squat"
