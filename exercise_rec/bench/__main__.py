@@ -1,9 +1,17 @@
 """``python -m exercise_rec.bench``: measure, then print one table (stdout) and optionally JSON.
 
-    python -m exercise_rec.bench                 # full run (5.5 minutes on the idle 2-core machine)
-    python -m exercise_rec.bench --quick         # every section, smaller inputs, about 1.5 minutes
+    python -m exercise_rec.bench                 # full run (see below)
+    python -m exercise_rec.bench --quick         # every section, smaller inputs (CI; see below)
+    python -m exercise_rec.bench --sections decode batch   # the phone-like files and batch prediction
     python -m exercise_rec.bench --sections decode cam --repeats 10 --json out.json
     python -m exercise_rec.bench --gpu           # adds CUDA training throughput when a GPU is there
+
+Run time on the 2-core machine: sections 1-5 took 5.5 minutes idle; the phone-like files (decode)
+and the batch section add much more: decode and batch alone took 22.6 minutes on the busy machine
+(benchmarks/RESULTS.md), mostly decoding every frame of the 8 phone-like 1080p files (the naive
+peer) and the batch section's runs over them. The first run also makes the files (~680 MB, minutes).
+--quick took about 1.5 minutes idle before the batch section; its 2 phone-like files of 3 s and 8
+synthetic videos add about a minute (an estimate from a run on the busy machine, not timed idle).
 
 Progress goes to stderr; the table to stdout.
 """
