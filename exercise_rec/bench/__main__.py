@@ -10,8 +10,9 @@ Run time on the 2-core machine: sections 1-5 took 5.5 minutes idle; the phone-li
 and the batch section add much more: decode and batch alone took 22.6 minutes on the busy machine
 (benchmarks/RESULTS.md), mostly decoding every frame of the 8 phone-like 1080p files (the naive
 peer) and the batch section's runs over them. The first run also makes the files (~680 MB, minutes).
---quick took about 1.5 minutes idle before the batch section; its 2 phone-like files of 3 s and 8
-synthetic videos add about a minute (an estimate from a run on the busy machine, not timed idle).
+--quick took about 1.5 minutes idle before the batch section; its 2 phone-like files of 3 s (decode)
+and the batch section with 8 synthetic videos add about 50 s, plus ~10 s to make the files in a new
+data dir (measured at a 1-min load of ~1.6; the whole --quick run: 157 s in its test).
 
 Progress goes to stderr; the table to stdout.
 """
