@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from exercise_rec.app import bounds
 from exercise_rec.app.measured import best_choice, measured_note
 from exercise_rec.app.outputs import frame_files, image_file, output_dir
 from exercise_rec.app.page import Page, automatic
@@ -266,7 +267,7 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
             target = gr.Dropdown(targets, value=PREDICTED, label="Explain class", **picker_settings(first_method))
             per_frame = gr.Checkbox(False, label="normalise each frame on its own (hides *when* it looks)")
             with gr.Row():
-                opacity = gr.Slider(0.1, 0.9, 0.5, step=0.05, label="overlay opacity")
+                opacity = bounds.Slider(0.1, 0.9, 0.5, step=0.05, label="overlay opacity")
                 colormap = gr.Dropdown(list(COLORMAPS), value="jet", label="colormap")
             run = gr.Button("Explain", variant="primary")
         with gr.Column(scale=2, min_width=280):

@@ -422,7 +422,8 @@ def test_checkpoints_are_only_the_listed_ones(client, tmp_path):
     assert store.resolve(None) == store.resolve("") == DEFAULT_CHECKPOINT
     outside = tmp_path / "copy.pt"
     shutil.copy(DEFAULT_CHECKPOINT, outside)
-    listed = rf"; choose one of: {STANDARD}, {HIGH_TEMPORAL}$"
+    assert list(store.checkpoints())[:2] == [STANDARD, HIGH_TEMPORAL]  # the default first, then the folder's
+    listed = "; choose one of: " + re.escape(", ".join(store.checkpoints())) + "$"
     for name in (str(outside), "../checkpoints/" + STANDARD, "nope.pt"):
         with pytest.raises(CheckpointError, match=rf"^unknown checkpoint .*{listed}"):
             store.get(name)

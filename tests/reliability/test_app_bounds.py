@@ -28,7 +28,7 @@ from exercise_rec.errors import ConfigError
 from .test_load import settled_rss_mb
 
 SAMPLE = SAMPLES_DIR / "squat.mp4"
-NUMERIC = {"/augment": 8}  # endpoint -> numeric inputs; the test fails when the app gains another
+NUMERIC = {"/augment": 8, "/explain": 1}  # endpoint -> numeric inputs; the test fails when the app gains another
 INTERNALS = re.compile(r"Overflow|Traceback|\b[A-Z]\w*(Error|Exception)\b|Value .* (less|greater) than")
 
 
