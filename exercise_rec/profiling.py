@@ -7,13 +7,14 @@ the memory from the allocator's own events (the profiler's record of every alloc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-__all__ = ["feature_map_shapes", "peak_activation_bytes"]
+__all__ = ["activation_bytes", "feature_map_shapes", "peak_activation_bytes"]
 
 
 def feature_map_shapes(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -24,17 +25,34 @@ def feature_map_shapes(model: nn.Module, x: torch.Tensor, layers: Sequence[str])
     def record(name: str, output: torch.Tensor) -> None:
         shapes.setdefault(name, tuple(output.shape[1:]))
 
-    handles = [
-        modules[name].register_forward_hook(lambda _m, _args, out, name=name: record(name, out))
-        for name in layers
-    ]
+    hooks = {modules[name]: lambda _m, _args, out, name=name: record(name, out) for name in layers}
+    _forward_with_hooks(model, x, hooks)
+    return {name: shapes[name] for name in layers if name in shapes}
+
+
+def activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Bytes of every leaf module's output in one inference pass of ``x`` (the activations a
+    training step keeps for its backward pass); call under the model's lock."""
+    total = 0
+
+    def count(_module: nn.Module, _inputs: Any, output: Any) -> None:
+        nonlocal total
+        if isinstance(output, torch.Tensor):
+            total += output.numel() * output.element_size()
+
+    _forward_with_hooks(model, x, {m: count for m in model.modules() if not any(True for _ in m.children())})
+    return total
+
+
+def _forward_with_hooks(model: nn.Module, x: torch.Tensor, hooks: dict[nn.Module, Callable[..., None]]) -> None:
+    """One inference pass of ``x`` with each module's forward hook attached, removed afterwards."""
+    handles = [module.register_forward_hook(hook) for module, hook in hooks.items()]
     try:
         with torch.inference_mode():
             model(x)
     finally:
         for handle in handles:
             handle.remove()
-    return {name: shapes[name] for name in layers if name in shapes}
 
 
 def peak_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:

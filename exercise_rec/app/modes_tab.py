@@ -22,7 +22,6 @@ import gradio as gr
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
 from exercise_rec import display
 from exercise_rec.app.cam_tab import METHOD_NOTES, render_cam
@@ -34,7 +33,7 @@ from exercise_rec.explain import METHODS, cam_layers, default_layer, model_lock
 from exercise_rec.inference import Predictor
 from exercise_rec.models.mobilenet_v2_3d import MODES
 from exercise_rec.models.registry import count_flops
-from exercise_rec.profiling import feature_map_shapes, peak_activation_bytes
+from exercise_rec.profiling import activation_bytes, feature_map_shapes, peak_activation_bytes
 
 NAME = "Modes"
 TOP_K = 3
@@ -79,26 +78,6 @@ def model_cost(predictor: Predictor) -> Cost:
             activations_mib=activation_bytes(model, x) / 2**20,
             shapes=feature_map_shapes(model, x, list(cam_layers(model))),
         )
-
-
-def activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Bytes of every leaf module's output in one inference pass of ``x`` (the activations a
-    training step keeps for its backward pass); call under the model's lock."""
-    total = 0
-
-    def count(_module: nn.Module, _inputs: Any, output: Any) -> None:
-        nonlocal total
-        if isinstance(output, torch.Tensor):
-            total += output.numel() * output.element_size()
-
-    hooks = [m.register_forward_hook(count) for m in model.modules() if not any(True for _ in m.children())]
-    try:
-        with torch.inference_mode():
-            model(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return total
 
 
 def model_latency_ms(predictor: Predictor, inputs: torch.Tensor) -> float:
