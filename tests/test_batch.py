@@ -20,6 +20,7 @@ from exercise_rec.batch.classify import predictions
 from exercise_rec.batch.engine import NONE_CLASSIFIED, SOME_FAILED
 from exercise_rec.batch.records import RecordFile, merge, part_path
 from exercise_rec.checkpoint import CheckpointMeta, save_checkpoint
+from exercise_rec.data.limits import DEFAULT_LIMITS
 from exercise_rec.data.synthetic import SynthConfig, generate_dataset
 from exercise_rec.inference import Predictor
 from exercise_rec.models import build_model
@@ -170,3 +171,12 @@ def test_two_processes_on_lightning_shard_and_merge(folder, checkpoint, tmp_path
     assert [r["video"] for r in records if "error" in r] == [str(folder / "squat" / "broken.mp4")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.jsonl"]  # the parts were folded in
     assert done.stderr.count("7 classified, 1 failed") == 1  # process 0 speaks for the run
+
+
+def test_a_few_long_videos_are_shared_by_every_worker(folder):
+    """Each DataLoader batch is decoded by one worker: 4 videos at batch size 4 on 2 workers come as
+    two batches of 2 (in order), not one batch that leaves a worker idle."""
+    sources = [VideoSource(p) for p in sorted(folder.rglob("*_000?.mp4"))][:4]
+    spec = DecodeSpec(clip_len=2, size=24, limits=DEFAULT_LIMITS, person_check=False)
+    batches = [[item.source for item in batch] for batch in make_loader(sources, spec, workers=2, batch_size=4)]
+    assert batches == [sources[:2], sources[2:]]

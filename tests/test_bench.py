@@ -416,3 +416,15 @@ def test_batch_section_compares_the_command_with_the_loop(monkeypatch: pytest.Mo
     assert section.rows[0].ratios[0].vs == "faster than the loop" and section.rows[0].ratios[0].value > 1
     verdicts = [t.check([section], NoiseRule(limit=100.0, shared_limit=1.0)) for t in section.targets]
     assert len(verdicts) == 2 and all(v["value"] is not None for v in verdicts), verdicts
+
+
+def test_cpu_ticks_keep_the_time_of_children_that_have_exited() -> None:
+    """A finished data-loader worker's CPU time stays this process tree's, not "other processes'"."""
+    before = cpu_ticks()
+    if before is None:
+        pytest.skip("no /proc here")
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass"
+    subprocess.run([sys.executable, "-c", burn], check=True)  # run, exited and reaped
+    after = cpu_ticks()
+    assert after is not None
+    assert after[1] - before[1] >= 0.4 * os.sysconf("SC_CLK_TCK")

@@ -12,6 +12,7 @@ broken video costs its own record and nothing else. Predict and evaluate both re
 from __future__ import annotations
 
 import hashlib
+import math
 import multiprocessing
 import multiprocessing.context
 import os
@@ -162,10 +163,13 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 def make_loader(sources: Sequence[VideoSource], spec: DecodeSpec, workers: int, batch_size: int) -> DataLoader:
     """Batches (lists) of :class:`Decoded`, in source order, decoded by ``workers`` processes (0: here).
 
-    Workers decode with one FFmpeg thread each; at most one batch per worker is in flight."""
+    Workers decode with one FFmpeg thread each; at most one batch per worker is in flight. A
+    DataLoader gives each batch to one worker, so a batch never holds more than its share of the
+    videos (4 long files at batch size 4 would all be decoded by one worker while the other idled)."""
     if workers == 0:
         return DataLoader(VideoDataset(sources, spec), batch_size=batch_size, collate_fn=list)
     spec = replace(spec, limits=replace(spec.limits, threads=1))
+    batch_size = max(1, min(batch_size, math.ceil(len(sources) / workers)))
     return DataLoader(
         VideoDataset(sources, spec), batch_size=batch_size, collate_fn=list, num_workers=workers,
         prefetch_factor=1, worker_init_fn=_init_worker, multiprocessing_context=_worker_context(),
