@@ -1,0 +1,178 @@
+"""One live stream's state: frames in, a steady label (and optionally a CAM overlay) out, every hop.
+
+Why the window is sampled at the checkpoint's own frame rate: the shipped models saw ``clip_len``
+frames spread over a ~3 s clip (16 frames: 5.3 fps); a camera's 30 fps would squeeze the window into
+half a second. So a frame is kept only when the next sample is due (the others are dropped on
+arrival), and the window holds exactly the last ``clip_len`` kept frames, already shrunk to the size
+the model's crop is cut from: memory is bounded by construction, whatever the stream's length.
+Why the pose estimator runs once per kept frame: the person check and the crop around the person
+need it, and re-running it on the whole window every hop (16 frames, ~400 ms on 2 cores) would cost
+more than the model; each kept frame's keypoints are stored beside it instead (~50 ms per frame,
+``pose_every`` thins it). The verdict's person check counts exactly the frames it looked at.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from exercise_rec.data.framing import CropBox
+from exercise_rec.data.video import resize_shape
+from exercise_rec.errors import ConfigError
+from exercise_rec.explain import compute_cam
+from exercise_rec.explain.overlay import overlay
+from exercise_rec.explain.video import cam_to_frames
+from exercise_rec.inference import CLIP_S, Predictor
+from exercise_rec.live.smoothing import Smoother
+from exercise_rec.pose import PoseTrack
+from exercise_rec.pose.blazepose import NUM_KEYPOINTS
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """How a live stream is classified (docs/live.md)."""
+
+    hop: int = 1  # new kept frames between labels (one kept frame = 1/5.3 s for the shipped models)
+    window_s: float = CLIP_S  # the window's length; kept frames are clip_len / window_s apart
+    smoothing: float = 0.5  # the newest window's share of the moving average (1: none)
+    hold: int = 2  # hops a new answer must lead before it is shown (1: none)
+    pose_every: int = 1  # the estimator on every n-th kept frame (a pose checkpoint needs 1)
+    overlay: bool = False  # a CAM of the window drawn on its newest frame, every ``overlay_every`` hops
+    overlay_every: int = 4  # the CAM (an eager forward and backward pass) costs several hops' time
+    layer: str | None = None  # the CAM's layer (None: the model's default)
+    method: str = "hirescam"
+    top_k: int = 3
+
+    def __post_init__(self) -> None:
+        if min(self.hop, self.pose_every, self.top_k, self.overlay_every) < 1 or not self.window_s > 0:
+            raise ConfigError(f"need hop, pose_every, top_k, overlay_every >= 1 and window_s > 0, got {self}")
+
+
+@dataclass(frozen=True)
+class LiveUpdate:
+    """The answer after one hop. ``label``: the shown (smoothed, held) answer: a class, or the verdict
+    ``no_person``/``uncertain``; ``top``: the smoothed top-k; ``raw_label``: this window's own top class."""
+
+    time_s: float  # stream time of the window's newest frame
+    label: str
+    verdict: str
+    reason: str
+    changed: bool  # the shown answer differs from the previous update's
+    top: tuple[tuple[str, float], ...]
+    probs: np.ndarray  # smoothed, calibrated [num_classes]
+    raw_label: str
+    seconds: dict[str, float]  # stream seconds each answer has been shown so far
+    latency_ms: float  # from the frame's arrival to this update
+    overlay: np.ndarray | None = None  # uint8 [H, W, 3]: the newest frame with the CAM, on overlay hops
+
+
+@dataclass
+class LiveSession:
+    """Feed RGB frames with their stream time (:meth:`push`); every ``hop`` kept frames it answers.
+
+    ``cam_model``: the eager module the overlay's CAM hooks (default: the predictor's own); the app
+    passes its explainer instance so hooks never see another request's forward pass."""
+
+    predictor: Predictor
+    config: LiveConfig = field(default_factory=LiveConfig)
+    cam_model: nn.Module | None = None
+
+    def __post_init__(self) -> None:
+        meta = self.predictor.meta
+        if self.config.overlay and self.predictor.is_pose:
+            raise ConfigError(f"{meta.model_name} reads keypoints: the live overlay draws CAMs of clip models only")
+        self.period_s = self.config.window_s / meta.clip_len
+        self.pose_every = 1 if self.predictor.is_pose else self.config.pose_every
+        self.frames: deque[np.ndarray] = deque(maxlen=meta.clip_len)
+        self.poses: deque[tuple[np.ndarray, float] | None] = deque(maxlen=meta.clip_len)
+        self.smoother = Smoother(self.predictor.rule, meta.class_names, self.config.smoothing, self.config.hold)
+        self.seconds: Counter[str] = Counter()
+        self._next_s: float | None = None
+        self._kept = 0
+        self._last: tuple[float, str] | None = None  # (stream time, shown answer) of the previous update
+        self._hops = 0
+
+    def due(self, time_s: float) -> bool:
+        """Whether a frame at ``time_s`` is kept (the next sample is due); a stream that fell behind
+        resynchronises instead of keeping a burst of frames."""
+        if self._next_s is not None and time_s < self._next_s:
+            return False
+        self._next_s = time_s + self.period_s if self._next_s is None else max(self._next_s + self.period_s, time_s)
+        return True
+
+    def push(self, frame: np.ndarray, time_s: float, arrived: float | None = None) -> LiveUpdate | None:
+        """Take one uint8 RGB frame [H, W, 3] at stream time ``time_s`` (seconds, increasing);
+        the update when this frame completes a hop, else None. ``arrived``: ``time.perf_counter()``
+        when the frame reached the caller (latency counts from there; default: now)."""
+        arrived = time.perf_counter() if arrived is None else arrived
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ConfigError(f"expected a uint8 RGB frame [H, W, 3], got {frame.shape} {frame.dtype}")
+        if frame.shape[0] * frame.shape[1] > self.predictor.limits.max_pixels:
+            raise ConfigError(f"frame {frame.shape[1]}x{frame.shape[0]} exceeds the pixel limit")
+        if not self.due(time_s):
+            return None
+        self._keep(frame)
+        if len(self.frames) < self.frames.maxlen or self._kept % self.config.hop:
+            return None
+        return self._classify(time_s, arrived)
+
+    def _keep(self, frame: np.ndarray) -> None:
+        shape = resize_shape(*frame.shape[:2], self.predictor.decode_size)
+        if shape is not None:
+            frame = cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        self.frames.append(frame)
+        pose = None
+        if self.predictor.pose is not None and self._kept % self.pose_every == 0:
+            track = self.predictor.pose.frames(frame[None])
+            pose = (track.keypoints[0], float(track.presence[0]))
+        self.poses.append(pose)
+        self._kept += 1
+
+    def _track(self) -> PoseTrack | None:
+        """The window's checked frames as one track (None when the person check is off)."""
+        checked = [pose for pose in self.poses if pose is not None]
+        if self.predictor.pose is None:
+            return None
+        keypoints = np.stack([k for k, _ in checked]) if checked else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
+        return PoseTrack(keypoints, np.asarray([p for _, p in checked], np.float32), self.frames[-1].shape[:2])
+
+    def _classify(self, time_s: float, arrived: float) -> LiveUpdate:
+        predictor, names = self.predictor, self.predictor.class_names
+        clip = torch.from_numpy(np.stack(self.frames))
+        track = self._track()
+        box = None if predictor.is_pose else predictor.person_box(track, clip.shape[1:3])
+        raw = predictor.probabilities([clip], [box], tracks=None if track is None else [track])[0].numpy()
+        checked = None if track is None else (int(track.found.sum()), len(track.found))
+        label, verdict, changed = self.smoother.update(raw, checked)
+        if self._last is not None:
+            self.seconds[self._last[1]] += time_s - self._last[0]
+        self._last = (time_s, label)
+        probs = self.smoother.probs
+        order = np.argsort(probs)[::-1][: self.config.top_k]
+        picture = None
+        if self.config.overlay and self._hops % self.config.overlay_every == 0:
+            picture = self._overlay(clip, box, names.index(label) if label in names else None)
+        self._hops += 1
+        return LiveUpdate(
+            time_s=time_s, label=label, verdict=verdict.verdict, reason=verdict.reason, changed=changed,
+            top=tuple((names[k], float(probs[k])) for k in order), probs=probs, raw_label=names[int(raw.argmax())],
+            seconds=dict(self.seconds), latency_ms=(time.perf_counter() - arrived) * 1e3, overlay=picture,
+        )  # fmt: skip
+
+    def _overlay(self, clip: torch.Tensor, box: CropBox | None, target: int | None) -> np.ndarray:
+        """The newest frame with the CAM of the window for the shown class (its top class when the
+        answer is a verdict), coloured inside the model's crop only."""
+        predictor = self.predictor
+        tensor, params = predictor.transform.with_params(clip, person=box)
+        cam = compute_cam(
+            self.cam_model or predictor.model, tensor, self.config.layer, self.config.method, target,
+            class_names=predictor.class_names, temperature=predictor.rule.temperature,
+        )  # fmt: skip
+        newest = clip[-1].numpy()
+        return overlay(newest[None], cam_to_frames(cam[-1:], params.crop, newest.shape[:2]))[0]
