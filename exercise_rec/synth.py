@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         "rooms with tiled floors, dim hazy colour-cast light, a camera 20-35 deg above and further away: person "
         "fills 40-55%% unless --layout or --person-scale sets the size); same seed, same poses in both",
     )
+    p.add_argument(
+        "--any-view",
+        action="store_true",
+        help="camera anywhere from the front to either side (0-90 deg) for every class, instead of each class's "
+        "usual view (squats from the side, jumping jacks from the front): view-diverse data",
+    )
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     return p
 
@@ -119,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     width, height = args.size
     layout = Layout.preset(args.layout)
     appearance = AppearanceDomain.preset(args.appearance)
+    if args.any_view:
+        layout = replace(layout, any_view=True)
     if args.person_scale is not None:  # an explicit size wins over the appearance domain's camera distance
         layout = replace(layout, person_scale=args.person_scale)
         appearance = replace(appearance, person_scale=None)

@@ -13,6 +13,7 @@ import pytest
 import exercise_rec.synth as synth_cli
 from exercise_rec.data.synthetic import (
     CLASS_NAMES,
+    JOINT_NAMES,
     LAYOUT_PRESETS,
     Layout,
     SynthConfig,
@@ -133,6 +134,25 @@ def test_cut_off_puts_part_of_the_person_past_an_edge() -> None:
     assert not any(_joints_outside(clip).any() for clip in _clips(Layout()))
 
 
+def _shoulder_width(clip: SynthVideo) -> float:
+    """First frame's shoulder-to-shoulder width in the image over the torso length: ~0 seen from the
+    side, largest seen from the front."""
+    joints = clip.joints[0]
+    shoulders = abs(joints[JOINT_NAMES.index("r_shoulder"), 0] - joints[JOINT_NAMES.index("l_shoulder"), 0])
+    hips = (joints[JOINT_NAMES.index("r_hip")] + joints[JOINT_NAMES.index("l_hip")]) / 2
+    return float(shoulders / np.linalg.norm(joints[JOINT_NAMES.index("neck")] - hips))
+
+
+def test_any_view_films_a_side_view_class_from_the_front_too() -> None:
+    """Squats are filmed at 70 +- 25 deg (side-on); with any_view the camera also stands in front."""
+    widths = {
+        view: [_shoulder_width(_render("squat", replace(TINY, layout=Layout(any_view=view)), index=k)[0])
+               for k in range(12)]
+        for view in (False, True)
+    }  # fmt: skip
+    assert max(widths[False]) < 0.65 < sorted(widths[True])[-3]  # three front-ish views of 12, none before
+
+
 def test_person_scale_sets_the_person_size() -> None:
     small = _render("squat", replace(TINY, layout=Layout(person_scale=(0.3, 0.3))))[0]
     large = _render("squat", replace(TINY, layout=Layout(person_scale=(0.9, 0.9))))[0]
@@ -181,10 +201,12 @@ def test_cli_layout_flags_reach_the_config(monkeypatch: pytest.MonkeyPatch, tmp_
     assert synth_main([*base, "--layout", "small_off_centre"]) == 0
     assert synth_main([*base, "--layout", "small_off_centre", "--person-scale", "0.1,0.2"]) == 0
     assert synth_main([*base, "--person-scale", "0.5,0.5"]) == 0
+    assert synth_main([*base, "--any-view"]) == 0
     assert seen[0].layout == Layout()
     assert seen[1].layout == Layout.small_off_centre()
     assert seen[2].layout == replace(Layout.small_off_centre(), person_scale=(0.1, 0.2))
     assert seen[3].layout == Layout(person_scale=(0.5, 0.5))
+    assert seen[4].layout == Layout(any_view=True)
     capsys.readouterr()
 
 

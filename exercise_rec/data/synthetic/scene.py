@@ -19,7 +19,7 @@ from exercise_rec.data.synthetic.figure import (
     blend,
     forward_kinematics,
 )
-from exercise_rec.data.synthetic.motions import BACKGROUND_CLASS, CLASS_NAMES, MOTIONS
+from exercise_rec.data.synthetic.motions import BACKGROUND_CLASS, CLASS_NAMES, MOTIONS, Motion
 from exercise_rec.data.synthetic.render import (
     Appearance,
     Degradation,
@@ -75,6 +75,10 @@ class Layout:
     """How far from the frame centre, as a share of the width, the pelvis may go; a path that goes
     further (walking in or out) is compressed towards the centre. 0.5: anywhere in the frame (always
     so for a person cut off by the left or right edge)."""
+    any_view: bool = False
+    """Camera yaw anywhere from the front to either side (0-90 deg) for every class, instead of each
+    class's own view and jitter (squats from the side, side bends from the front, ...). Real cameras
+    stand wherever the room allows; with per-class views the view itself tells the class apart."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "person_scale", _pair("person_scale", self.person_scale, 0.0, 1.0))
@@ -352,9 +356,12 @@ def _frame_size(config: SynthConfig, rng: np.random.Generator) -> tuple[int, int
     return int(round(width / 2)) * 2, int(round(height / 2)) * 2
 
 
-def _view(motion_view: float, jitter: float, rng: np.random.Generator) -> float:
-    """Camera yaw for a class: its preferred view, jittered, facing left or right at random."""
-    return float(rng.choice([-1.0, 1.0]) * (motion_view + rng.uniform(-jitter, jitter)))
+def _view(motion: Motion, rng: np.random.Generator, any_view: bool) -> float:
+    """Camera yaw for a class: its preferred view, jittered (``any_view``: 0-90 deg whatever the
+    class), facing left or right at random (drawn first: the default layout's videos are unchanged)."""
+    side = rng.choice([-1.0, 1.0])
+    yaw = rng.uniform(0.0, 90.0) if any_view else motion.view + rng.uniform(-motion.view_jitter, motion.view_jitter)
+    return float(side * yaw)
 
 
 def render_pose(
@@ -420,7 +427,7 @@ def render_clip(class_name: str, rng: np.random.Generator, config: SynthConfig) 
     t = np.arange(frames) / fps
     body = Body.sample(rng)
     pose = motion.program(t, rng, body)
-    pose.set(yaw=pose.get("yaw") + _view(motion.view, motion.view_jitter, rng))
+    pose.set(yaw=pose.get("yaw") + _view(motion, rng, config.layout.any_view))
     video = render_pose(pose, body, fps, _frame_size(config, rng), rng, config.layout, config.appearance)
     video.labels = [class_name] * frames
     return video
@@ -451,14 +458,16 @@ def plan_recording(duration: float, rng: np.random.Generator) -> list[tuple[str,
     return segments
 
 
-def _segment_pose(label: str, t: np.ndarray, span: tuple[float, float], variant: str | None, rng, body: Body) -> Pose:
+def _segment_pose(
+    label: str, t: np.ndarray, span: tuple[float, float], variant: str | None, rng, body: Body, any_view: bool
+) -> Pose:
     """Run ``label``'s program on its own time span (plus the transitions), holding the edge poses outside."""
     start, end = span
     inside = np.flatnonzero((t >= start - TRANSITION_S) & (t <= end + TRANSITION_S))
     local = t[inside] - start
     motion = MOTIONS[label]
     part = no_exercise(local, rng, body, variant) if label == BACKGROUND_CLASS else motion.program(local, rng, body)
-    part.set(yaw=part.get("yaw") + _view(motion.view, motion.view_jitter, rng))
+    part.set(yaw=part.get("yaw") + _view(motion, rng, any_view))
     full = Pose(len(t))
     pad = (int(inside[0]), len(t) - 1 - int(inside[-1]))
     for key, values in part.angles.items():
@@ -481,7 +490,7 @@ def render_recording(rng: np.random.Generator, config: SynthConfig) -> SynthVide
     plan = plan_recording(frames / fps, rng)
     for k, (label, start, end) in enumerate(plan):
         variant = "walk_in" if k == 0 else "walk_out" if k == len(plan) - 1 else "idle"
-        part = _segment_pose(label, t, (start, end), variant, rng, body)
+        part = _segment_pose(label, t, (start, end), variant, rng, body, config.layout.any_view)
         ramp = np.clip((t - start + TRANSITION_S / 2) / TRANSITION_S, 0, 1)
         parts.append((part, ramp * ramp * (3 - 2 * ramp)))
         labels[(t >= start + TRANSITION_S / 2) & (t < end - TRANSITION_S / 2)] = label
