@@ -11,7 +11,7 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from exercise_rec.app import augment_tab, cam_tab, models_tab, modes_tab, predict_tab, streams_tab  # noqa: E402
+from exercise_rec.app import augment_tab, cam_tab, live_tab, models_tab, modes_tab, predict_tab, streams_tab  # noqa: E402
 from exercise_rec.app.page import build_page  # noqa: E402
 from exercise_rec.app.state import AppConfig, ModelStore  # noqa: E402
 from exercise_rec.device import pick_device  # noqa: E402
@@ -25,7 +25,7 @@ CACHE_MAX_AGE_S = 3600
 # (tab name, module): each module's ``build(store, page, tab)`` fills its tab.
 TABS = (
     ("Predict", predict_tab), ("Augmentations", augment_tab), ("Grad-CAM", cam_tab), ("Modes", modes_tab),
-    ("RGB vs pose", streams_tab), ("Models", models_tab),
+    ("RGB vs pose", streams_tab), ("Live", live_tab), ("Models", models_tab),
 )  # fmt: skip
 
 
