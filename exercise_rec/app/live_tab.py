@@ -6,8 +6,10 @@ a server that falls behind skips frames and the delay from movement to label sta
 classification long. The handler itself is the library's :class:`exercise_rec.live.LiveSession`
 (the window at the checkpoint's frame rate, bounded by construction), one per browser session.
 Why a fast-path predictor of its own: the live loop needs OpenVINO's ~10 ms forward pass (eager:
-~200 ms on 2 cores); it is built over the store's explainer instance, whose eager module the
-overlay's CAM hooks under the per-model lock, so hooks never record a prediction's forward pass.
+~200 ms on 2 cores); it is built over the store's explainer instance, whose eager module only the
+CAMs run (the overlay's and the Grad-CAM tab's, serialised by the per-model lock), so hooks never
+record a prediction's forward pass. The overlay's CAM runs beside the labels, one at a time
+(:mod:`exercise_rec.live.background`), and shows up a few hops after the window it explains.
 """
 
 from __future__ import annotations
@@ -49,12 +51,16 @@ class LivePredictors:
         self._lock = threading.Lock()
 
     def get(self, name: str | None) -> Predictor:
+        """The fast predictor of ``name``; without a fast runtime, the store's prediction instance (the
+        explainer's module must not run predictions: the CAM tab's hooks would record them)."""
         key = self.store.resolve(name).name
+        backend = fastest_backend()
+        if backend == "torch":
+            return self.store.get(key)
         with self._lock:
             if key not in self._built:
                 base = self.store.explainer(key)
-                self._built[key] = Predictor(base.model, base.meta, device="cpu", backend=fastest_backend(),
-                                             limits=base.limits)  # fmt: skip
+                self._built[key] = Predictor(base.model, base.meta, device="cpu", backend=backend, limits=base.limits)
             return self._built[key]
 
 
@@ -96,7 +102,8 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
     gr.Markdown(
         "Do an exercise in front of the camera: the server keeps the last ~3 s at the model's frame rate and "
         "answers every ~0.2 s, smoothed so the label does not flicker. Frames it has no time for are skipped, "
-        "never queued. The overlay (HiResCAM, refreshed every few answers) shows where the model looks."
+        "never queued. The overlay (HiResCAM, computed beside the labels, about a second behind) shows where "
+        "the model looks."
     )
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
@@ -108,7 +115,8 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
             bars = gr.Label(num_top_classes=3, show_heading=False, label="Top 3 (smoothed)", elem_id="live-top")
             seconds = gr.Markdown(seconds_text({}), elem_id="live-seconds")
             speed = gr.Markdown("", elem_id="live-speed")
-            picture = gr.Image(label="Overlay on the newest frame", interactive=False, elem_id="live-overlay")
+            picture = gr.Image(label="Overlay: the latest CAM, on its window's newest frame", interactive=False,
+                               elem_id="live-overlay")  # fmt: skip
     state = gr.State(None, time_to_live=TIME_LIMIT_S)
 
     @user_errors
@@ -122,7 +130,7 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
             predictor = predictors.get(key[0])
             layer, method = best_choice(key[0]) or (default_layer(predictor.model), "hirescam")
             config = LiveConfig(overlay=key[1], layer=layer, method=method)
-            live = LiveState(key, LiveSession(predictor, config, cam_model=predictor.model))
+            live = LiveState(key, LiveSession(predictor, config, cam_model=store.explainer(key[0]).model))
         live.last_seen = now
         update = live.session.push(frame, now - live.started, now)
         if update is None:
@@ -134,6 +142,6 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
 
     camera.stream(
         step, [camera, checkpoint, show_overlay, state], [answer, bars, seconds, speed, picture, state],
-        api_name="live", stream_every=STREAM_EVERY_S, time_limit=TIME_LIMIT_S,
+        api_name=False, stream_every=STREAM_EVERY_S, time_limit=TIME_LIMIT_S,
         concurrency_limit=store.config.concurrency, concurrency_id="live", show_progress="hidden",
     )  # fmt: skip

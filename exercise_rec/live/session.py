@@ -13,6 +13,7 @@ more than the model; each kept frame's keypoints are stored beside it instead (~
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from exercise_rec.explain import compute_cam
 from exercise_rec.explain.overlay import overlay
 from exercise_rec.explain.video import cam_to_frames
 from exercise_rec.inference import CLIP_S, Predictor
+from exercise_rec.live.background import OneAtATime
 from exercise_rec.live.smoothing import Smoother
 from exercise_rec.pose import PoseTrack
 from exercise_rec.pose.blazepose import NUM_KEYPOINTS
@@ -43,8 +45,8 @@ class LiveConfig:
     smoothing: float = 0.5  # the newest window's share of the moving average (1: none)
     hold: int = 2  # hops a new answer must lead before it is shown (1: none)
     pose_every: int = 1  # the estimator on every n-th kept frame (a pose checkpoint needs 1)
-    overlay: bool = False  # a CAM of the window drawn on its newest frame, every ``overlay_every`` hops
-    overlay_every: int = 4  # the CAM (an eager forward and backward pass) costs several hops' time
+    overlay: bool = False  # a CAM of a window drawn on its newest frame, on a thread beside the labels
+    overlay_every: int = 4  # at least this many hops between the starts of two CAMs
     layer: str | None = None  # the CAM's layer (None: the model's default)
     method: str = "hirescam"
     top_k: int = 3
@@ -69,15 +71,17 @@ class LiveUpdate:
     raw_label: str
     seconds: dict[str, float]  # stream seconds each answer has been shown so far
     latency_ms: float  # from the frame's arrival to this update
-    overlay: np.ndarray | None = None  # uint8 [H, W, 3]: the newest frame with the CAM, on overlay hops
+    # uint8 [H, W, 3]: a CAM finished since the last update, drawn on the newest frame of its window (a
+    # few hops old: it ran beside the labels); None on most updates
+    overlay: np.ndarray | None = None
 
 
 @dataclass
 class LiveSession:
     """Feed RGB frames with their stream time (:meth:`push`); every ``hop`` kept frames it answers.
 
-    ``cam_model``: the eager module the overlay's CAM hooks (default: the predictor's own); the app
-    passes its explainer instance so hooks never see another request's forward pass."""
+    ``cam_model``: the eager module the overlay's CAM hooks (default: the predictor's own on the fast
+    path, a copy on the eager one); the app passes its explainer instance, whose CAMs are serialised."""
 
     predictor: Predictor
     config: LiveConfig = field(default_factory=LiveConfig)
@@ -87,6 +91,9 @@ class LiveSession:
         meta = self.predictor.meta
         if self.config.overlay and self.predictor.is_pose:
             raise ConfigError(f"{meta.model_name} reads keypoints: the live overlay draws CAMs of clip models only")
+        if self.config.overlay and self.cam_model is None:  # a CAM's hooks record every pass through the layer:
+            eager = self.predictor.backend == "torch"  # the labels' own passes must not go through the hooked one
+            self.cam_model = copy.deepcopy(self.predictor.model) if eager else self.predictor.model
         self.period_s = self.config.window_s / meta.clip_len
         self.pose_every = 1 if self.predictor.is_pose else self.config.pose_every
         self.frames: deque[np.ndarray] = deque(maxlen=meta.clip_len)
@@ -97,6 +104,8 @@ class LiveSession:
         self._kept = 0
         self._last: tuple[float, str] | None = None  # (stream time, shown answer) of the previous update
         self._hops = 0
+        self._cams: OneAtATime[np.ndarray] = OneAtATime()
+        self._cam_hop = -self.config.overlay_every  # the hop the last CAM started at
 
     def due(self, time_s: float) -> bool:
         """Whether a frame at ``time_s`` is kept (the next sample is due); a stream that fell behind
@@ -155,9 +164,10 @@ class LiveSession:
         self._last = (time_s, label)
         probs = self.smoother.probs
         order = np.argsort(probs)[::-1][: self.config.top_k]
-        picture = None
-        if self.config.overlay and self._hops % self.config.overlay_every == 0:
-            picture = self._overlay(clip, box, names.index(label) if label in names else None)
+        picture = self._cams.take() if self.config.overlay else None
+        if self.config.overlay and self._hops - self._cam_hop >= self.config.overlay_every:
+            if self._cams.start(self._overlay, clip, box, names.index(label) if label in names else None):
+                self._cam_hop = self._hops
         self._hops += 1
         return LiveUpdate(
             time_s=time_s, label=label, verdict=verdict.verdict, reason=verdict.reason, changed=changed,
@@ -165,13 +175,18 @@ class LiveSession:
             seconds=dict(self.seconds), latency_ms=(time.perf_counter() - arrived) * 1e3, overlay=picture,
         )  # fmt: skip
 
+    def wait_overlay(self, timeout: float | None = None) -> np.ndarray | None:
+        """The CAM that is running, once finished (None when none ran since the last update)."""
+        self._cams.wait(timeout)
+        return self._cams.take()
+
     def _overlay(self, clip: torch.Tensor, box: CropBox | None, target: int | None) -> np.ndarray:
         """The newest frame with the CAM of the window for the shown class (its top class when the
         answer is a verdict), coloured inside the model's crop only."""
         predictor = self.predictor
         tensor, params = predictor.transform.with_params(clip, person=box)
         cam = compute_cam(
-            self.cam_model or predictor.model, tensor, self.config.layer, self.config.method, target,
+            self.cam_model, tensor, self.config.layer, self.config.method, target,
             class_names=predictor.class_names, temperature=predictor.rule.temperature,
         )  # fmt: skip
         newest = clip[-1].numpy()
