@@ -11,7 +11,16 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from exercise_rec.app import augment_tab, cam_tab, live_tab, models_tab, modes_tab, predict_tab, streams_tab  # noqa: E402
+from exercise_rec.app import (  # noqa: E402
+    augment_tab,
+    cam_tab,
+    compare_tab,
+    live_tab,
+    models_tab,
+    modes_tab,
+    predict_tab,
+    streams_tab,
+)  # fmt: skip
 from exercise_rec.app.page import build_page  # noqa: E402
 from exercise_rec.app.state import AppConfig, ModelStore  # noqa: E402
 from exercise_rec.device import pick_device  # noqa: E402
@@ -24,7 +33,8 @@ TITLE = "exercise_rec: which exercise, and where the 3D CNN looks"
 CACHE_MAX_AGE_S = 3600
 # (tab name, module): each module's ``build(store, page, tab)`` fills its tab.
 TABS = (
-    ("Predict", predict_tab), ("Augmentations", augment_tab), ("Grad-CAM", cam_tab), ("Modes", modes_tab),
+    ("Predict", predict_tab), ("Augmentations", augment_tab), ("Grad-CAM", cam_tab), ("Compare methods", compare_tab),
+    ("Modes", modes_tab),
     ("RGB vs pose", streams_tab), ("Live", live_tab), ("Models", models_tab),
 )  # fmt: skip
 
