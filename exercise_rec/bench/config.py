@@ -22,7 +22,8 @@ SECTIONS = {  # name -> title in the table, in the table's order
     "cam": "4. explanations",
     "e2e": "5. end to end",
     "batch": "6. batch prediction",
-    "gpu": "7. GPU training",
+    "live": "7. live loop",
+    "gpu": "8. GPU training",
 }
 DEFAULT_SECTIONS = tuple(SECTIONS)[:-1]  # gpu only with --gpu
 DEFAULT_DATA_DIR = Path(tempfile.gettempdir()) / "exercise_rec_bench"

@@ -28,7 +28,9 @@ class OneAtATime(Generic[T]):
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, job: Callable[..., T], *args: Any) -> bool:
-        """Run ``job(*args)`` on a new daemon thread; False (nothing started) while the last one runs."""
+        """Run ``job(*args)`` on a new thread; False (nothing started) while the last one runs. Not a
+        daemon: the interpreter waits for a running CAM at exit (torch aborts the process when a daemon
+        thread is inside it at shutdown: seen as "terminate called without an active exception")."""
         if self.busy:
             return False
 
@@ -38,7 +40,7 @@ class OneAtATime(Generic[T]):
             except BaseException as err:  # raised in the caller by take()
                 self._error = err
 
-        self._thread = threading.Thread(target=run, daemon=True, name="live-overlay")
+        self._thread = threading.Thread(target=run, name="live-overlay")
         self._thread.start()
         return True
 

@@ -102,7 +102,8 @@ class LatestOnly:
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self._ready = threading.Condition()
-        self._thread = threading.Thread(target=self._read, args=(frames,), daemon=True, name="live-reader")
+        # not a daemon: at exit the interpreter waits for it to see the stop flag (one frame at most)
+        self._thread = threading.Thread(target=self._read, args=(frames,), name="live-reader")
         self._thread.start()
 
     def _read(self, frames: Iterator[Frame]) -> None:
