@@ -245,7 +245,8 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
     inputs = [page.video, checkpoint, methods, layer, target, steps, panels]
     outputs = [view, table, plot, summary, scores, panels, index]
     cleared = [view, table, plot, summary, scores, panels]
-    picker = user_errors(store.frames.picker(pick_frame, "the comparison"))
+    # The Grad-CAM tab's picker and message: the stored frames are explanations there and here.
+    picker = user_errors(store.frames.picker(pick_frame, "the explanation"))
     quiet = {"api_name": False, "show_progress": "hidden"}
 
     run.click(compare, inputs, outputs, api_name="compare_methods").then(picker, [panels, index], view, **quiet)
