@@ -145,9 +145,9 @@ class LiveSession:
 
     def _track(self) -> PoseTrack | None:
         """The window's checked frames as one track (None when the person check is off)."""
-        checked = [pose for pose in self.poses if pose is not None]
         if self.predictor.pose is None:
             return None
+        checked = [pose for pose in self.poses if pose is not None]
         keypoints = np.stack([k for k, _ in checked]) if checked else np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
         return PoseTrack(keypoints, np.asarray([p for _, p in checked], np.float32), self.frames[-1].shape[:2])
 
