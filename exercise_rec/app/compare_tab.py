@@ -224,9 +224,9 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
                 method_choices(), value=list(DEFAULT_METHODS), multiselect=True, label="Methods",
                 info="EigenCAM is class-agnostic: one map whatever the class",
             )  # fmt: skip
-            layer = gr.Dropdown(layers, value=first_layer, label="Layer (shallow to deep)")
+            layer = gr.Dropdown(layers, value=first_layer, label="Layer for every method (shallow to deep)")
             target = gr.Dropdown(
-                targets, value=PREDICTED, label="Explain class", info="the class every map and curve follows"
+                targets, value=PREDICTED, label="Class to explain", info="the class every map and curve follows"
             )
             steps = gr.Dropdown(
                 list(STEPS), value=16, label="curve points (steps)", info="16: about 2 s per method on 2 cores"
