@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from exercise_rec.data.synthetic import SynthConfig, generate_long
-from exercise_rec.inference import DEFAULT_CHECKPOINT, Predictor
+from exercise_rec.inference import DEFAULT_CHECKPOINT, POSE_CHECKPOINT, Predictor
 from exercise_rec.live import Frame, LiveConfig, LiveRun, LiveSession
 from exercise_rec.live.smoothing import Smoother
 from exercise_rec.live.sources import LatestOnly, file_frames
+from exercise_rec.pose.heatmaps import coco_keypoints
 from exercise_rec.verdict import VerdictRule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,6 +126,27 @@ def test_overlay_runs_beside_the_labels_and_draws_the_cam_on_a_frame():
     picture = pictures[0] if pictures else session.wait_overlay(60)
     assert picture is not None and picture.shape == session.frames[-1].shape
     assert not np.array_equal(picture, session.frames[-1])
+
+
+def test_pose_overlay_draws_each_joints_importance_on_the_frames_skeleton():
+    """A pose checkpoint (eager: the CAM runs on a copy of its module): the first hop starts the CAM
+    of the window's heatmap volume, made from the keypoints kept beside the frames; it arrives as the
+    newest frame, its size, with a disc drawn on the joints the estimator found there."""
+    predictor = Predictor.from_checkpoint(POSE_CHECKPOINT, device="cpu")
+    session = LiveSession(predictor, LiveConfig(overlay=True))
+    frames = iter(file_frames(SQUAT))
+    first = next(u for frame in frames if (u := session.push(frame.image, frame.time_s)) is not None)
+    assert first.overlay is None  # the label did not wait for the CAM
+    picture = session.wait_overlay(120)
+    newest = session.frames[-1]
+    assert picture is not None and picture.shape == newest.shape
+    keypoints, _ = session.poses[-1]
+    joints = coco_keypoints(keypoints[None])[0]
+    found = joints[joints[:, 2] > 0.5]
+    assert len(found) >= 8, "the estimator should find the person in the squat sample"
+    x, y = np.clip(np.round(found[:, :2]).astype(int), 0, [newest.shape[1] - 1, newest.shape[0] - 1]).T
+    drawn = (picture[y, x] != newest[y, x]).any(axis=-1)
+    assert drawn.mean() >= 0.8, f"joints drawn at {drawn.sum()} of {len(found)} found keypoints"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

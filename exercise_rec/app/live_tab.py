@@ -9,7 +9,8 @@ Why a fast-path predictor of its own: the live loop needs OpenVINO's ~10 ms forw
 ~200 ms on 2 cores); it is built over the store's explainer instance, whose eager module only the
 CAMs run (the overlay's and the Grad-CAM tab's, serialised by the per-model lock), so hooks never
 record a prediction's forward pass. The overlay's CAM runs beside the labels, one at a time
-(:mod:`exercise_rec.live.background`), and shows up a few hops after the window it explains.
+(:mod:`exercise_rec.live.background`), and shows up a few hops after the window it explains; a pose
+checkpoint's is the newest frame's skeleton with each joint's importance (``LiveSession._joints``).
 """
 
 from __future__ import annotations
@@ -103,13 +104,15 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
         "Do an exercise in front of the camera: the server keeps the last ~3 s at the model's frame rate and "
         "answers every ~0.2 s, smoothed so the label does not flicker. Frames it has no time for are skipped, "
         "never queued. The overlay (HiResCAM, computed beside the labels, about a second behind) shows where "
-        "the model looks."
+        "the model looks; for a pose checkpoint, the skeleton with each joint sized and coloured by its importance."
     )
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             camera = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy", elem_id="live-camera")
             checkpoint = gr.Dropdown(list(store.checkpoints()), value=store.default_name, label="Checkpoint")
-            show_overlay = gr.Checkbox(False, label="Overlay: HiResCAM at the checkpoint's measured layer")
+            show_overlay = gr.Checkbox(
+                False, label="Overlay: HiResCAM at the checkpoint's measured layer (pose: joint importance on the skeleton)"
+            )
         with gr.Column(scale=1, min_width=280):
             answer = gr.Markdown("## Waiting for the camera", elem_id="live-label")
             bars = gr.Label(num_top_classes=3, show_heading=False, label="Top 3 (smoothed)", elem_id="live-top")

@@ -9,6 +9,9 @@ Why the pose estimator runs once per kept frame: the person check and the crop a
 need it, and re-running it on the whole window every hop (16 frames, ~400 ms on 2 cores) would cost
 more than the model; each kept frame's keypoints are stored beside it instead (~50 ms per frame,
 ``pose_every`` thins it). The verdict's person check counts exactly the frames it looked at.
+A pose checkpoint's overlay reuses those keypoints: its CAM is over the heatmap volume of the
+window's track (exactly the labels' input), read per joint and drawn as the skeleton on the newest
+frame (:func:`exercise_rec.explain.video.explain_video`, :mod:`exercise_rec.explain.joints`).
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from exercise_rec import display
 from exercise_rec.data.framing import CropBox
 from exercise_rec.data.video import resize_shape
 from exercise_rec.errors import ConfigError
 from exercise_rec.explain import compute_cam
+from exercise_rec.explain.joints import draw_joint_importance
 from exercise_rec.explain.overlay import overlay
-from exercise_rec.explain.video import cam_to_frames
+from exercise_rec.explain.video import cam_to_frames, explain_video
 from exercise_rec.inference import CLIP_S, Predictor
 from exercise_rec.live.background import OneAtATime
 from exercise_rec.live.smoothing import Smoother
@@ -45,7 +50,7 @@ class LiveConfig:
     smoothing: float = 0.5  # the newest window's share of the moving average (1: none)
     hold: int = 2  # hops a new answer must lead before it is shown (1: none)
     pose_every: int = 1  # the estimator on every n-th kept frame (a pose checkpoint needs 1)
-    overlay: bool = False  # a CAM of a window drawn on its newest frame, on a thread beside the labels
+    overlay: bool = False  # a CAM of a window drawn on its newest frame (pose: the skeleton), beside the labels
     overlay_every: int = 4  # at least this many hops between the starts of two CAMs
     layer: str | None = None  # the CAM's layer (None: the model's default)
     method: str = "hirescam"
@@ -72,7 +77,8 @@ class LiveUpdate:
     seconds: dict[str, float]  # stream seconds each answer has been shown so far
     latency_ms: float  # from the frame's arrival to this update
     # uint8 [H, W, 3]: a CAM finished since the last update, drawn on the newest frame of its window (a
-    # few hops old: it ran beside the labels); None on most updates
+    # few hops old: it ran beside the labels; a pose checkpoint's: that frame's skeleton, each joint's
+    # disc sized and coloured by its importance); None on most updates
     overlay: np.ndarray | None = None
 
 
@@ -89,11 +95,15 @@ class LiveSession:
 
     def __post_init__(self) -> None:
         meta = self.predictor.meta
-        if self.config.overlay and self.predictor.is_pose:
-            raise ConfigError(f"{meta.model_name} reads keypoints: the live overlay draws CAMs of clip models only")
         if self.config.overlay and self.cam_model is None:  # a CAM's hooks record every pass through the layer:
             eager = self.predictor.backend == "torch"  # the labels' own passes must not go through the hooked one
             self.cam_model = copy.deepcopy(self.predictor.model) if eager else self.predictor.model
+        # A pose overlay explains through explain_video, which hooks its predictor's model: a shallow copy
+        # whose model is the CAM's (the estimator, heatmap settings and framing are shared, not run).
+        self._explainer = self.predictor
+        if self.config.overlay and self.predictor.is_pose and self.cam_model is not self.predictor.model:
+            self._explainer = copy.copy(self.predictor)
+            self._explainer.model = self.cam_model
         self.period_s = self.config.window_s / meta.clip_len
         self.pose_every = 1 if self.predictor.is_pose else self.config.pose_every
         self.frames: deque[np.ndarray] = deque(maxlen=meta.clip_len)
@@ -166,7 +176,12 @@ class LiveSession:
         order = np.argsort(probs)[::-1][: self.config.top_k]
         picture = self._cams.take() if self.config.overlay else None
         if self.config.overlay and self._hops - self._cam_hop >= self.config.overlay_every:
-            if self._cams.start(self._overlay, clip, box, names.index(label) if label in names else None):
+            target = names.index(label) if label in names else None
+            if track is not None and predictor.is_pose:  # the skeleton with each joint's importance
+                started = self._cams.start(self._joints, clip, track, target)
+            else:
+                started = self._cams.start(self._overlay, clip, box, target)
+            if started:
                 self._cam_hop = self._hops
         self._hops += 1
         return LiveUpdate(
@@ -191,3 +206,15 @@ class LiveSession:
         )  # fmt: skip
         newest = clip[-1].numpy()
         return overlay(newest[None], cam_to_frames(cam[-1:], params.crop, newest.shape[:2]))[0]
+
+    def _joints(self, clip: torch.Tensor, track: PoseTrack, target: int | None) -> np.ndarray:
+        """A pose checkpoint's overlay: the CAM over the window's heatmap volume (built from the stored
+        keypoints, as the labels' input is), read per joint; the newest frame the volume saw with its
+        skeleton, each joint's disc sized and coloured by its importance there (1: the window's most
+        important joint in its most important frame), and the volume's crop outlined, as in the
+        Grad-CAM tab."""
+        result = explain_video(self._explainer, clip, self.config.layer, self.config.method, target, track=track)
+        joints = result.joints
+        assert joints is not None
+        newest = display.draw_box(result.clip[-1:], result.crop)
+        return draw_joint_importance(newest, joints.keypoints[-1:], joints.importance[:, -1:])[0]
