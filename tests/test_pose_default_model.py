@@ -1,6 +1,7 @@
-"""The shipped pose stream on freshly rendered clips, in the training look and in the held-out look
-(neon clothes, hazy light, a higher and further camera), through ``Predictor`` as users run it: the
-real estimator on the decoded clip, heatmap volumes, the model, the verdict."""
+"""The shipped pose stream on freshly rendered clips, in the training look, filmed from any side,
+and in the held-out look (neon clothes, hazy light, a higher and further camera), through
+``Predictor`` as users run it: the real estimator on the decoded clip, heatmap volumes, the model,
+the verdict."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from exercise_rec.data.dataset import ExerciseVideoDataset
-from exercise_rec.data.synthetic import AppearanceDomain, SynthConfig, generate_dataset
+from exercise_rec.data.synthetic import AppearanceDomain, Layout, SynthConfig, generate_dataset
 from exercise_rec.inference import POSE_CHECKPOINT, Predictor
 
 SEED = 2026  # the README's fresh test seed (never trained on); these are its index-0 clips
@@ -39,10 +40,20 @@ def test_pose_stream_is_right_on_fresh_clips(pose: Predictor, tmp_path: Path) ->
     assert len(right) >= len(clips) - 1, f"right only on {right}"
 
 
+def test_pose_stream_is_right_wherever_the_camera_stands(pose: Predictor, tmp_path: Path) -> None:
+    """Squats filmed from the front, jumping jacks from the side: the view is not the class's cue
+    (the RGB checkpoints, trained on one view per class, fall to ~77% top-1 on such clips)."""
+    clips = _clips(tmp_path / "any_view", SynthConfig(layout=Layout(any_view=True)))
+    labels = {clip.name: pose.predict(clip).label for clip in clips}
+    assert all(label == name.rsplit("_", 1)[0] for name, label in labels.items()), labels  # the previous file: 5 of 6
+    right = _right(pose, clips)
+    assert len(right) >= len(clips) - 2, f"right only on {right}"  # measured: 5 (shoulder_press `uncertain` at 59%)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="goal not met (README, 'The pose stream'): the estimator finds the person in ~69% of the held-out "
-    "look's frames (99.9% in the training look), and the pose stream falls from 100% to 65.9% top-1 there",
+    "look's frames (99.9% in the training look), and the pose stream falls from 98.8% to 67.1% top-1 there",
 )
 def test_pose_stream_keeps_its_answers_under_the_held_out_appearance(pose: Predictor, tmp_path: Path) -> None:
     clips = _clips(tmp_path / "shifted", SynthConfig(appearance=AppearanceDomain.shifted()))
