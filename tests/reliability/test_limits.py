@@ -110,11 +110,12 @@ def test_the_app_checks_the_upload_size_itself(corpus: Corpus) -> None:
 def test_per_session_frames_expire() -> None:
     """Frames kept for the sliders (MBs per request) must not outlive a session that never closes."""
     states = [block for block in build_app(AppConfig(device="cpu")).blocks.values() if isinstance(block, gr.State)]
-    expiring = [state for state in states if state.time_to_live == FRAMES_TTL_S]
-    # augmentations, CAM, modes, RGB vs pose and the predict tab's frame strip (for redrawing the
-    # skeleton); the only other state is the page's open tab, a name
+    expiring = [state for state in states if state.time_to_live is not None and state.time_to_live <= FRAMES_TTL_S]
+    # augmentations, CAM, compare methods, modes, RGB vs pose, the predict tab's frame strip (for
+    # redrawing the skeleton) and the live session (its window and counts); the only other state is
+    # the page's open tab, a name
     others = [state for state in states if state not in expiring]
-    assert len(expiring) == 5 and len(others) == 1 and isinstance(others[0].value, str)
+    assert len(expiring) == 7 and len(others) == 1 and isinstance(others[0].value, str)
 
 
 def test_output_files_do_not_pile_up_on_disk(monkeypatch) -> None:
