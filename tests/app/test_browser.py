@@ -207,6 +207,14 @@ def _compare(session: Session) -> sync_api.Locator:
     return panel
 
 
+def _compare_methods(session: Session) -> sync_api.Locator:
+    panel = session.tab("Compare methods", "Compare methods")
+    upload(panel, "squat.mp4")
+    panel.get_by_role("button", name="Compare methods", exact=True).click()
+    expect(panel.locator("#compare-table")).to_contain_text("hirescam", timeout=4 * RESULT_TIMEOUT_MS)
+    return panel
+
+
 def _measure(session: Session) -> sync_api.Locator:
     panel = session.tab("Models", "Measure all models")
     table = panel.locator("#models-table")
@@ -232,13 +240,15 @@ def _streams(session: Session) -> sync_api.Locator:
 
 
 TABS = {
-    "predict": _predict, "augmentations": _augment, "grad-cam": _explain, "modes": _compare,
+    "predict": _predict, "augmentations": _augment, "grad-cam": _explain, "compare-methods": _compare_methods,
+    "modes": _compare,
     "rgb-vs-pose": _streams, "models": _measure,
 }  # fmt: skip
 PHONE = {"width": 390, "height": 844}
 # Each tab after the first, with the button its panel shows (the sign that the tab was reached).
 MAIN_BUTTONS = {
-    "Augmentations": "Augment", "Grad-CAM": "Explain", "Modes": "Compare", "RGB vs pose": "Compare streams",
+    "Augmentations": "Augment", "Grad-CAM": "Explain", "Compare methods": "Compare methods", "Modes": "Compare",
+    "RGB vs pose": "Compare streams",
     "Models": "Measure all models",
 }  # fmt: skip
 
@@ -419,6 +429,9 @@ def test_every_tab_is_usable_on_a_phone(browser, app_url, tmp_path):
         expect(page.get_by_test_id("toast-body")).to_have_count(0)  # opening a tab with the video raised nothing
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= PHONE["width"] + 1, f"the page scrolls sideways on a phone ({width} px)"
+        # Each tab opened with the video started its work: let it finish, or the server's worker
+        # threads are still inside torch when the interpreter exits (an abort, exit code 134).
+        wait_until_idle(page, page.locator("body"), 12 * RESULT_TIMEOUT_MS)
         save_screenshot(page, tmp_path / "phone.png")
         assert errors == [], f"uncaught errors in the page: {errors}"
     finally:
