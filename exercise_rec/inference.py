@@ -296,7 +296,7 @@ class Predictor:
         pose = self.track(clip)
         box = self.person_box(pose, clip.shape[1:3])
         probs = self.probabilities([clip], [box], tracks=None if pose is None else [pose])[0]
-        verdict = self.rule.decide(probs.numpy(), self.class_names, _person_frames(pose))
+        verdict = self.rule.decide(probs.numpy(), self.class_names, person_frames(pose))
         latency_ms = (time.perf_counter() - started) * 1e3
         top = probs.topk(min(top_k, len(probs)))
         return Prediction(
@@ -376,7 +376,7 @@ class Predictor:
         track: PoseTrack | None,
     ) -> Timeline:
         verdicts = tuple(
-            self.rule.decide(p, self.class_names, _person_frames(track, first, last))
+            self.rule.decide(p, self.class_names, person_frames(track, first, last))
             for p, first, last in zip(probs, start_frames, ends)
         )
         return Timeline(
@@ -435,7 +435,7 @@ def _warn_once(message: str, _seen: set[str] = set()) -> None:  # noqa: B006 - t
         log.warning(message)
 
 
-def _person_frames(track: PoseTrack | None, first: float = 0, last: float = np.inf) -> tuple[int, int] | None:
+def person_frames(track: PoseTrack | None, first: float = 0, last: float = np.inf) -> tuple[int, int] | None:
     """(frames showing a person, frames checked) of ``track``, within video frames ``[first, last)``
     when the track is a video's; None when there is no track (person check off)."""
     if track is None:

@@ -16,7 +16,7 @@ import torch
 
 from exercise_rec.batch.loader import Decoded
 from exercise_rec.data.framing import CropBox
-from exercise_rec.inference import Prediction, Predictor, Timeline, _person_frames
+from exercise_rec.inference import Prediction, Predictor, Timeline, person_frames
 from exercise_rec.pose import PoseTrack
 
 Inputs = tuple[list[torch.Tensor], list[CropBox | None], list[PoseTrack] | None]
@@ -42,7 +42,7 @@ def predictions(predictor: Predictor, items: Sequence[Decoded], top_k: int) -> l
     out = []
     for item, clip, box, p in zip(items, clips, boxes, probs):
         track = item.tracks[0]
-        verdict = predictor.rule.decide(p.numpy(), predictor.class_names, _person_frames(track))
+        verdict = predictor.rule.decide(p.numpy(), predictor.class_names, person_frames(track))
         top = p.topk(min(top_k, len(p)))
         out.append(Prediction(
             video=item.source.name, model=predictor.meta.model_name, mode=predictor.mode,

@@ -34,7 +34,7 @@ from exercise_rec.explain import compute_cam
 from exercise_rec.explain.joints import draw_joint_importance
 from exercise_rec.explain.overlay import overlay
 from exercise_rec.explain.video import cam_to_frames, explain_video
-from exercise_rec.inference import CLIP_S, Predictor
+from exercise_rec.inference import CLIP_S, Predictor, person_frames
 from exercise_rec.live.background import OneAtATime
 from exercise_rec.live.smoothing import Smoother
 from exercise_rec.pose import PoseTrack
@@ -167,7 +167,7 @@ class LiveSession:
         track = self._track()
         box = None if predictor.is_pose else predictor.person_box(track, clip.shape[1:3])
         raw = predictor.probabilities([clip], [box], tracks=None if track is None else [track])[0].numpy()
-        checked = None if track is None else (int(track.found.sum()), len(track.found))
+        checked = person_frames(track)
         label, verdict, changed = self.smoother.update(raw, checked)
         if self._last is not None:
             self.seconds[self._last[1]] += time_s - self._last[0]
