@@ -44,6 +44,7 @@ from exercise_rec.explain.joints import joints_time_figure
 from exercise_rec.explain.overlay import cam_frames, frame_importance, importance_figure
 from exercise_rec.explain.video import VideoExplanation, explain_video, joint_frames
 from exercise_rec.inference import Predictor
+from exercise_rec.pose import PoseTrack
 
 NAME = "Grad-CAM"
 PREDICTED = "(predicted class)"
@@ -141,13 +142,15 @@ def render_cam(
     person: CropBox | Literal["find", "centre"] = "find",
     alpha: float = 0.5,
     colormap: str = "jet",
+    track: PoseTrack | None = None,
 ) -> RenderedCam:
     """Explain ``video`` and draw it (shared by the Grad-CAM, Modes and pose tabs); ``clip``, when
     the caller already decoded it with this checkpoint's settings, saves decoding the file again,
-    and ``person`` (e.g. that prediction's framing) saves looking for the person again."""
+    ``person`` (e.g. that prediction's framing) saves looking for the person again, and ``track``
+    (a pose checkpoint's estimator track of ``clip``) saves running the estimator again."""
     chosen = None if target in (None, "", PREDICTED) else target
     source = video if clip is None else clip
-    result = explain_video(predictor, source, layer or None, method, chosen, normalize, person)  # type: ignore[arg-type]
+    result = explain_video(predictor, source, layer or None, method, chosen, normalize, person, track=track)  # type: ignore[arg-type]
     info = result.cam.info
     assert info is not None
     caption = f"{info.method} {info.layer} -> {info.target_name}"

@@ -157,23 +157,25 @@ def compare_methods(
     predictor: Predictor, video: Path, layer: str | None, methods: list[str], target: str | None,
     config: DeletionConfig, progress: gr.Progress | None = None,
 ) -> Comparison:  # fmt: skip
-    """Each of ``methods`` at ``layer`` for ``target`` on ``video`` (decoded and framed once), scored."""
+    """Each of ``methods`` at ``layer`` for ``target`` on ``video`` (decoded, framed and, for a pose
+    checkpoint, tracked by the estimator once), scored."""
     if not methods:
         raise CamError("pick at least one method to compare")
     started = time.perf_counter()
     report = progress or (lambda *args, **kwargs: None)
     clip = predictor.decode(video)
     box = None if predictor.is_pose else predictor.clip_box(clip)  # a pose volume is always framed on the person
+    track = predictor.track(clip) if predictor.is_pose else None
     drawn: list[tuple[str, RenderedCam, float]] = []
     for k, method in enumerate(methods):
         report(0.1 + 0.4 * k / len(methods), desc=f"{method}: the map")
         before = time.perf_counter()
-        rendered = render_cam(predictor, video, layer, method, target, clip=clip, person=box or "centre")
+        rendered = render_cam(predictor, video, layer, method, target, clip=clip, person=box or "centre", track=track)
         drawn.append((method, rendered, (time.perf_counter() - before) * 1e3))
     info = drawn[0][1].explanation.cam.info
     assert info is not None
     report(0.5, desc="the clip and the baseline")
-    x = predictor.inputs([clip], [box])[0]
+    x = predictor.inputs([clip], [box], tracks=None if track is None else [track])[0]
     scorer = DeletionScorer(predictor.model, x, info.target, config, predictor.rule.temperature)
     scored = []
     for k, (method, rendered, cam_ms) in enumerate(drawn):

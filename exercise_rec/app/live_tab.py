@@ -30,7 +30,7 @@ from exercise_rec.app.state import ModelStore, user_errors
 from exercise_rec.explain import default_layer
 from exercise_rec.fastpath import missing_package
 from exercise_rec.inference import Predictor
-from exercise_rec.live import LiveConfig, LiveSession, LiveUpdate
+from exercise_rec.live import LiveConfig, LiveSession, LiveUpdate, longest_shown
 
 STREAM_EVERY_S = 0.1  # the browser posts a frame this often (10 fps; frames are kept at ~5.3 fps)
 TIME_LIMIT_S = 900  # processing seconds one stream may use before the browser must restart it
@@ -87,7 +87,7 @@ def headline(update: LiveUpdate) -> str:
 
 
 def seconds_text(seconds: dict[str, float]) -> str:
-    shown = sorted(seconds.items(), key=lambda item: -item[1])
+    shown = longest_shown(seconds)
     return "**Seconds per answer:** " + (" · ".join(f"{name} {s:.1f} s" for name, s in shown) or "none yet")
 
 

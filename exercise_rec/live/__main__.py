@@ -50,7 +50,7 @@ def build_parser() -> OneLineParser:
 
 def _run(args: argparse.Namespace) -> int:
     from exercise_rec.inference import Predictor
-    from exercise_rec.live import LiveConfig, LiveRun
+    from exercise_rec.live import LiveConfig, LiveRun, longest_shown
     from exercise_rec.live.loop import LiveStats
 
     config = LiveConfig(hop=args.hop, smoothing=args.smoothing, hold=args.hold, pose_every=args.pose_every,
@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         if update.changed or args.every:
             print(f"{update.time_s:7.2f} s  {update.label}  ({update.verdict}: {update.reason})", flush=True)
     stats = LiveStats.of(latencies, time.perf_counter() - started, run.dropped)
-    shown = sorted(seconds.items(), key=lambda item: -item[1])
+    shown = longest_shown(seconds)
     print("seconds shown: " + (", ".join(f"{answer} {s:.1f}" for answer, s in shown) or "none"))
     print(stats.line(), file=sys.stderr)
     return 0

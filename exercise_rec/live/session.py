@@ -30,7 +30,6 @@ from exercise_rec import display
 from exercise_rec.data.framing import CropBox
 from exercise_rec.data.video import resize_shape
 from exercise_rec.errors import ConfigError
-from exercise_rec.explain import compute_cam
 from exercise_rec.explain.joints import draw_joint_importance
 from exercise_rec.explain.overlay import overlay
 from exercise_rec.explain.video import cam_to_frames, explain_video
@@ -82,6 +81,11 @@ class LiveUpdate:
     overlay: np.ndarray | None = None
 
 
+def longest_shown(seconds: dict[str, float]) -> list[tuple[str, float]]:
+    """(answer, seconds) of :attr:`LiveUpdate.seconds`, the answer shown longest first."""
+    return sorted(seconds.items(), key=lambda item: -item[1])
+
+
 @dataclass
 class LiveSession:
     """Feed RGB frames with their stream time (:meth:`push`); every ``hop`` kept frames it answers.
@@ -98,10 +102,10 @@ class LiveSession:
         if self.config.overlay and self.cam_model is None:  # a CAM's hooks record every pass through the layer:
             eager = self.predictor.backend == "torch"  # the labels' own passes must not go through the hooked one
             self.cam_model = copy.deepcopy(self.predictor.model) if eager else self.predictor.model
-        # A pose overlay explains through explain_video, which hooks its predictor's model: a shallow copy
-        # whose model is the CAM's (the estimator, heatmap settings and framing are shared, not run).
+        # The overlay explains through explain_video, which hooks its predictor's model: a shallow copy
+        # whose model is the CAM's (transform, estimator, heatmap settings and framing shared, not rebuilt).
         self._explainer = self.predictor
-        if self.config.overlay and self.predictor.is_pose and self.cam_model is not self.predictor.model:
+        if self.config.overlay and self.cam_model is not self.predictor.model:
             self._explainer = copy.copy(self.predictor)
             self._explainer.model = self.cam_model
         self.period_s = self.config.window_s / meta.clip_len
@@ -198,14 +202,10 @@ class LiveSession:
     def _overlay(self, clip: torch.Tensor, box: CropBox | None, target: int | None) -> np.ndarray:
         """The newest frame with the CAM of the window for the shown class (its top class when the
         answer is a verdict), coloured inside the model's crop only."""
-        predictor = self.predictor
-        tensor, params = predictor.transform.with_params(clip, person=box)
-        cam = compute_cam(
-            self.cam_model, tensor, self.config.layer, self.config.method, target,
-            class_names=predictor.class_names, temperature=predictor.rule.temperature,
-        )  # fmt: skip
-        newest = clip[-1].numpy()
-        return overlay(newest[None], cam_to_frames(cam[-1:], params.crop, newest.shape[:2]))[0]
+        person = "centre" if box is None else box
+        result = explain_video(self._explainer, clip, self.config.layer, self.config.method, target, person=person)
+        newest = result.clip[-1]
+        return overlay(newest[None], cam_to_frames(result.cam[-1:], result.crop, newest.shape[:2]))[0]
 
     def _joints(self, clip: torch.Tensor, track: PoseTrack, target: int | None) -> np.ndarray:
         """A pose checkpoint's overlay: the CAM over the window's heatmap volume (built from the stored
