@@ -101,11 +101,26 @@ def build_parser() -> argparse.ArgumentParser:
         "rooms with tiled floors, dim hazy colour-cast light, a camera 20-35 deg above and further away: person "
         "fills 40-55%% unless --layout or --person-scale sets the size); same seed, same poses in both",
     )
-    p.add_argument(
+    view = p.add_mutually_exclusive_group()
+    view.add_argument(
         "--any-view",
         action="store_true",
         help="camera anywhere from the front to either side (0-90 deg) for every class, instead of each class's "
-        "usual view (squats from the side, jumping jacks from the front): view-diverse data",
+        "usual view (squats from the side, jumping jacks from the front): view-diverse data; same as --yaw 0 90",
+    )
+    view.add_argument(
+        "--yaw",
+        nargs=2,
+        type=float,
+        metavar=("MIN", "MAX"),
+        default=None,
+        help="camera yaw range in degrees for every class (0 front, 90 side, 180 behind), e.g. --yaw 0 180",
+    )
+    p.add_argument(
+        "--roll",
+        type=float,
+        default=None,
+        help="largest camera roll in degrees, either way (default 4; a tilted phone or wall camera: 20-25)",
     )
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     return p
@@ -125,8 +140,10 @@ def run(args: argparse.Namespace) -> int:
     width, height = args.size
     layout = Layout.preset(args.layout)
     appearance = AppearanceDomain.preset(args.appearance)
-    if args.any_view:
-        layout = replace(layout, any_view=True)
+    if args.any_view or args.yaw is not None:
+        layout = replace(layout, yaw=tuple(args.yaw) if args.yaw is not None else (0.0, 90.0))
+    if args.roll is not None:
+        layout = replace(layout, roll=args.roll)
     if args.person_scale is not None:  # an explicit size wins over the appearance domain's camera distance
         layout = replace(layout, person_scale=args.person_scale)
         appearance = replace(appearance, person_scale=None)

@@ -146,11 +146,40 @@ def _shoulder_width(clip: SynthVideo) -> float:
 def test_any_view_films_a_side_view_class_from_the_front_too() -> None:
     """Squats are filmed at 70 +- 25 deg (side-on); with any_view the camera also stands in front."""
     widths = {
-        view: [_shoulder_width(_render("squat", replace(TINY, layout=Layout(any_view=view)), index=k)[0])
-               for k in range(12)]
+        view: [_shoulder_width(_render("squat", replace(TINY, layout=Layout(yaw=(0, 90) if view else None)),
+                                       index=k)[0]) for k in range(12)]
         for view in (False, True)
     }  # fmt: skip
     assert max(widths[False]) < 0.65 < sorted(widths[True])[-3]  # three front-ish views of 12, none before
+
+
+def _left_shoulder_on_screen_right(clip) -> bool:
+    joints = clip.joints[0]
+    return bool(joints[JOINT_NAMES.index("l_shoulder"), 0] > joints[JOINT_NAMES.index("r_shoulder"), 0])
+
+
+def test_yaw_beyond_90_films_the_person_from_behind() -> None:
+    """Facing the camera, a person's left shoulder is on the image's right; seen from behind, on its left."""
+    front = [_render("jumping_jack", replace(TINY, layout=Layout(yaw=(0, 10))), index=k)[0] for k in range(4)]
+    behind = [_render("jumping_jack", replace(TINY, layout=Layout(yaw=(170, 180))), index=k)[0] for k in range(4)]
+    assert all(map(_left_shoulder_on_screen_right, front))
+    assert not any(map(_left_shoulder_on_screen_right, behind))
+
+
+def _torso_tilt(clip) -> float:
+    """Degrees between the image's vertical and the pelvis-to-neck line in the first frame."""
+    joints = clip.joints[0]
+    dx, dy = joints[JOINT_NAMES.index("neck")] - joints[JOINT_NAMES.index("pelvis")]
+    return float(abs(np.degrees(np.arctan2(dx, -dy))))
+
+
+def test_roll_tilts_the_whole_image() -> None:
+    """An upright person stays upright on screen with a level camera and leans with a rolled one."""
+    level = [_torso_tilt(_render("march_in_place", replace(TINY, layout=Layout(yaw=(0, 0), roll=0)), index=k)[0])
+             for k in range(6)]
+    rolled = [_torso_tilt(_render("march_in_place", replace(TINY, layout=Layout(yaw=(0, 0), roll=40)), index=k)[0])
+              for k in range(6)]  # fmt: skip
+    assert max(level) < 8 < 15 < max(rolled), (level, rolled)
 
 
 def test_person_scale_sets_the_person_size() -> None:
@@ -174,6 +203,10 @@ def test_person_scale_sets_the_person_size() -> None:
         ({"cut_off": -0.1}, "cut_off"),
         ({"cut_depth": (0.3, 0.6)}, "cut_depth"),
         ({"pelvis_reach": 0.7}, "pelvis_reach"),
+        ({"yaw": (100, 50)}, "yaw"),
+        ({"yaw": (0, 200)}, "yaw"),
+        ({"yaw": 90}, "yaw"),
+        ({"roll": -1}, "roll"),
     ],
 )
 def test_bad_layout_values_raise_synth_error_naming_the_field(kwargs, field) -> None:
@@ -202,17 +235,20 @@ def test_cli_layout_flags_reach_the_config(monkeypatch: pytest.MonkeyPatch, tmp_
     assert synth_main([*base, "--layout", "small_off_centre", "--person-scale", "0.1,0.2"]) == 0
     assert synth_main([*base, "--person-scale", "0.5,0.5"]) == 0
     assert synth_main([*base, "--any-view"]) == 0
+    assert synth_main([*base, "--yaw", "0", "180", "--roll", "25"]) == 0
     assert seen[0].layout == Layout()
     assert seen[1].layout == Layout.small_off_centre()
     assert seen[2].layout == replace(Layout.small_off_centre(), person_scale=(0.1, 0.2))
     assert seen[3].layout == Layout(person_scale=(0.5, 0.5))
-    assert seen[4].layout == Layout(any_view=True)
+    assert seen[4].layout == Layout(yaw=(0, 90))
+    assert seen[5].layout == Layout(yaw=(0, 180), roll=25)
     capsys.readouterr()
 
 
 @pytest.mark.parametrize(
     "args",
-    [["--person-scale", "0.5"], ["--person-scale", "0.6,0.2"], ["--person-scale", "0,1"], ["--layout", "tiny"]],
+    [["--person-scale", "0.5"], ["--person-scale", "0.6,0.2"], ["--person-scale", "0,1"], ["--layout", "tiny"],
+     ["--yaw", "0", "200"], ["--roll", "-3"], ["--any-view", "--yaw", "0", "10"]],
 )
 def test_cli_bad_layout_flags_are_one_line_and_exit_2(tmp_path: Path, capsys, args) -> None:
     try:
@@ -221,7 +257,7 @@ def test_cli_bad_layout_flags_are_one_line_and_exit_2(tmp_path: Path, capsys, ar
         code = stop.code
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error:"), err
-    assert args[0] in err
+    assert args[0].lstrip("-") in err  # names the flag (or its Layout field)
 
 
 def test_cli_small_off_centre_writes_wide_or_tall_clips(tmp_path: Path, capsys) -> None:

@@ -131,7 +131,7 @@ def test_augmentation_is_one_draw_per_clip_and_seeded() -> None:
     draw = config.draw(np.random.default_rng(7))
     assert draw == config.draw(np.random.default_rng(7))
     assert draw != config.draw(np.random.default_rng(8))
-    assert draw.flip and 0.9 <= draw.scale <= 1.15 and abs(draw.degrees) <= 10
+    assert draw.flip and 0.9 <= draw.scale <= 1.15 and abs(draw.degrees) <= 25
     assert len(draw.dropped) == len(KEYPOINT_NAMES) and any(draw.dropped)
 
     still = np.repeat(_random_keypoints(frames=1), 5, axis=0)  # a person standing still
@@ -143,6 +143,25 @@ def test_augmentation_is_one_draw_per_clip_and_seeded() -> None:
 
     identity = PoseAugmentation(flip=False, scale=1.0, degrees=0.0, shift=(0.0, 0.0), dropped=(False,) * 33)
     np.testing.assert_allclose(identity.apply(still, BOX), still, atol=1e-4)
+
+
+def test_back_view_mirrors_positions_and_keeps_joint_names() -> None:
+    """Seen from behind, the left wrist is still the left wrist, on the other side of the body;
+    combined with a flip only the names change sides."""
+    still = _random_keypoints(frames=3)
+    centre_x = BOX.left + BOX.width / 2
+    plain = dict(scale=1.0, degrees=0.0, shift=(0.0, 0.0), dropped=(False,) * 33)
+    behind = PoseAugmentation(flip=False, back_view=True, **plain).apply(still, BOX)
+    np.testing.assert_allclose(behind[..., 0], 2 * centre_x - still[..., 0], atol=1e-4)
+    np.testing.assert_array_equal(behind[..., 1:], still[..., 1:])
+    names_swapped = PoseAugmentation(flip=True, back_view=True, **plain).apply(still, BOX)
+    left, right = KEYPOINT["left_wrist"], KEYPOINT["right_wrist"]
+    np.testing.assert_allclose(names_swapped[:, right], still[:, left], atol=1e-4)
+    draws = [PoseAugmentConfig().draw(np.random.default_rng(seed)) for seed in range(200)]
+    assert 0.35 < np.mean([d.back_view for d in draws]) < 0.65
+    assert not any(PoseAugmentConfig(back_view=0.0).draw(np.random.default_rng(s)).back_view for s in range(50))
+    with pytest.raises(TransformError, match="back_view"):
+        PoseAugmentConfig(back_view=1.5)
 
 
 def test_frame_dropout_blanks_whole_frames_and_aspect_stretches_vertically() -> None:

@@ -133,6 +133,7 @@ def place_camera(
     person_scale: tuple[float, float] = (0.6, 0.9),
     cut_off: float = 0.0,
     cut_depth: tuple[float, float] = (0.1, 0.25),
+    roll: float = 4.0,
 ) -> Camera:
     """Random scale and position that keep the figure in the frame in every frame (unless cut off).
 
@@ -142,7 +143,8 @@ def place_camera(
     room, so a small figure lands anywhere, often off centre), else centred. With probability
     ``cut_off`` one edge (:data:`CUT_EDGES`) cuts the figure instead: over the clip it reaches
     ``cut_depth`` (drawn uniformly) of its joints' largest single-frame extent beyond that edge, so
-    joints leave the frame. ``cut_off == 0`` draws nothing extra (videos stay as they were).
+    joints leave the frame. ``cut_off == 0`` draws nothing extra (videos stay as they were). The image
+    rolls by up to ``roll`` degrees either way.
     """
     pad = 2.5 * body.limb_width + body.head_radius
     low, high = plane.min(axis=1) - pad, plane.max(axis=1) + pad  # [T, 2]
@@ -168,7 +170,7 @@ def place_camera(
             v0 = height + beyond[1] + j_lo_all[1]
         else:
             v0 = j_hi_all[1] - beyond[1]
-    return Camera(roll=rng.uniform(-4, 4), scale=scale, origin=(u0, v0), cut=edge)
+    return Camera(roll=rng.uniform(-roll, roll), scale=scale, origin=(u0, v0), cut=edge)
 
 
 def to_image(plane: np.ndarray, camera: Camera, width: int, height: int) -> np.ndarray:

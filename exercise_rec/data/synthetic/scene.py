@@ -75,10 +75,14 @@ class Layout:
     """How far from the frame centre, as a share of the width, the pelvis may go; a path that goes
     further (walking in or out) is compressed towards the centre. 0.5: anywhere in the frame (always
     so for a person cut off by the left or right edge)."""
-    any_view: bool = False
-    """Camera yaw anywhere from the front to either side (0-90 deg) for every class, instead of each
-    class's own view and jitter (squats from the side, side bends from the front, ...). Real cameras
-    stand wherever the room allows; with per-class views the view itself tells the class apart."""
+    yaw: tuple[float, float] | None = None
+    """(min, max) camera yaw in degrees drawn for every class (0 front, 90 side, 180 behind; either
+    side at random), instead of each class's own view and jitter (squats from the side, side bends
+    from the front, ...). Real cameras stand wherever the room allows; with per-class views the
+    view itself tells the class apart. ``(0, 90)``: "any view" (``synth --any-view``)."""
+    roll: float = 4.0
+    """Largest camera roll in degrees, drawn from [-roll, roll] (a phone or wall camera mounted
+    tilted turns the whole image)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "person_scale", _pair("person_scale", self.person_scale, 0.0, 1.0))
@@ -87,6 +91,16 @@ class Layout:
             raise SynthError(f"Layout.cut_off is a probability in [0, 1], got {self.cut_off!r}")
         if not 0 < self.pelvis_reach <= 0.5:
             raise SynthError(f"Layout.pelvis_reach must be in (0, 0.5], got {self.pelvis_reach!r}")
+        if self.yaw is not None:
+            try:
+                low, high = (float(v) for v in self.yaw)
+            except (TypeError, ValueError):
+                raise SynthError(f"Layout.yaw must be a (min, max) pair of degrees, got {self.yaw!r}") from None
+            if not 0 <= low <= high <= 180:
+                raise SynthError(f"Layout.yaw must satisfy 0 <= min <= max <= 180 degrees, got {self.yaw!r}")
+            object.__setattr__(self, "yaw", (low, high))
+        if not 0 <= self.roll <= 90:
+            raise SynthError(f"Layout.roll is the largest camera roll in degrees, 0-90, got {self.roll!r}")
         try:
             shapes = [(float(a), float(p)) for a, p in self.aspects]
         except (TypeError, ValueError):
@@ -356,11 +370,14 @@ def _frame_size(config: SynthConfig, rng: np.random.Generator) -> tuple[int, int
     return int(round(width / 2)) * 2, int(round(height / 2)) * 2
 
 
-def _view(motion: Motion, rng: np.random.Generator, any_view: bool) -> float:
-    """Camera yaw for a class: its preferred view, jittered (``any_view``: 0-90 deg whatever the
-    class), facing left or right at random (drawn first: the default layout's videos are unchanged)."""
+def _view(motion: Motion, rng: np.random.Generator, yaw_range: tuple[float, float] | None) -> float:
+    """Camera yaw for a class: its preferred view, jittered (``yaw_range``: drawn from it whatever
+    the class), facing left or right at random (drawn first: the default layout's videos are unchanged)."""
     side = rng.choice([-1.0, 1.0])
-    yaw = rng.uniform(0.0, 90.0) if any_view else motion.view + rng.uniform(-motion.view_jitter, motion.view_jitter)
+    if yaw_range is not None:
+        yaw = rng.uniform(*yaw_range)
+    else:
+        yaw = motion.view + rng.uniform(-motion.view_jitter, motion.view_jitter)
     return float(side * yaw)
 
 
@@ -385,7 +402,9 @@ def render_pose(
     elevation = rng.uniform(*domain.elevation)  # degrees the camera looks down
     plane, depth = rotate_view(joints3d, elevation)
     scale_range = domain.scale_range(layout)
-    camera = place_camera(plane, body, width, height, rng, scale_range, cut_off=layout.cut_off, cut_depth=layout.cut_depth)
+    camera = place_camera(
+        plane, body, width, height, rng, scale_range, cut_off=layout.cut_off, cut_depth=layout.cut_depth, roll=layout.roll
+    )
     uv = to_image(plane, camera, width, height)
     # keep the person (pelvis) inside the frame when walking would take them out: compress the path
     centre_u = uv[:, JOINT["pelvis"], 0] - width / 2
@@ -427,7 +446,7 @@ def render_clip(class_name: str, rng: np.random.Generator, config: SynthConfig) 
     t = np.arange(frames) / fps
     body = Body.sample(rng)
     pose = motion.program(t, rng, body)
-    pose.set(yaw=pose.get("yaw") + _view(motion, rng, config.layout.any_view))
+    pose.set(yaw=pose.get("yaw") + _view(motion, rng, config.layout.yaw))
     video = render_pose(pose, body, fps, _frame_size(config, rng), rng, config.layout, config.appearance)
     video.labels = [class_name] * frames
     return video
@@ -459,7 +478,13 @@ def plan_recording(duration: float, rng: np.random.Generator) -> list[tuple[str,
 
 
 def _segment_pose(
-    label: str, t: np.ndarray, span: tuple[float, float], variant: str | None, rng, body: Body, any_view: bool
+    label: str,
+    t: np.ndarray,
+    span: tuple[float, float],
+    variant: str | None,
+    rng,
+    body: Body,
+    yaw_range: tuple[float, float] | None,
 ) -> Pose:
     """Run ``label``'s program on its own time span (plus the transitions), holding the edge poses outside."""
     start, end = span
@@ -467,7 +492,7 @@ def _segment_pose(
     local = t[inside] - start
     motion = MOTIONS[label]
     part = no_exercise(local, rng, body, variant) if label == BACKGROUND_CLASS else motion.program(local, rng, body)
-    part.set(yaw=part.get("yaw") + _view(motion, rng, any_view))
+    part.set(yaw=part.get("yaw") + _view(motion, rng, yaw_range))
     full = Pose(len(t))
     pad = (int(inside[0]), len(t) - 1 - int(inside[-1]))
     for key, values in part.angles.items():
@@ -490,7 +515,7 @@ def render_recording(rng: np.random.Generator, config: SynthConfig) -> SynthVide
     plan = plan_recording(frames / fps, rng)
     for k, (label, start, end) in enumerate(plan):
         variant = "walk_in" if k == 0 else "walk_out" if k == len(plan) - 1 else "idle"
-        part = _segment_pose(label, t, (start, end), variant, rng, body, config.layout.any_view)
+        part = _segment_pose(label, t, (start, end), variant, rng, body, config.layout.yaw)
         ramp = np.clip((t - start + TRANSITION_S / 2) / TRANSITION_S, 0, 1)
         parts.append((part, ramp * ramp * (3 - 2 * ramp)))
         labels[(t >= start + TRANSITION_S / 2) & (t < end - TRANSITION_S / 2)] = label
