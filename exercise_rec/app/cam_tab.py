@@ -98,15 +98,23 @@ class Style:
 
 @dataclass(frozen=True)
 class RenderedCam:
-    """A CAM ready to show: frame with the crop | overlay panels, the importance curve, and a playable
-    mp4; for a pose checkpoint the skeleton panels with each joint's importance and the joints x time chart."""
+    """A CAM ready to show: frame with the crop | overlay panels and the importance curve (a playable
+    mp4 on request); for a pose checkpoint the skeleton panels with each joint's importance and the
+    joints x time chart."""
 
     explanation: VideoExplanation
     panels: np.ndarray  # uint8 [T, H, W, 3]
     importance: np.ndarray  # [T]: mean CAM per frame (pose: per volume frame)
     figure: Figure
-    video: Path
+    source: Path  # the explained video (names the mp4)
     style: Style | None = None  # clip models: what opacity and colormap redraw
+
+    def save_mp4(self) -> Path:
+        """The panels as a playable H.264 file in the app's output folder. Written on request: only the
+        Grad-CAM tab offers one; Modes, Streams and Compare methods show the panels alone."""
+        info = self.explanation.cam.info
+        assert info is not None
+        return write_video(output_dir() / f"{self.source.stem}_{info.method}_{info.layer}.mp4", self.panels, fps=8.0)
 
     @property
     def kind(self) -> str:
@@ -154,7 +162,6 @@ def render_cam(
     info = result.cam.info
     assert info is not None
     caption = f"{info.method} {info.layer} -> {info.target_name}"
-    out = output_dir() / f"{video.stem}_{info.method}_{info.layer}.mp4"
     importance = frame_importance(result.cam)
     times = frame_times(video, predictor.meta.clip_len)
     if (joints := result.joints) is not None:
@@ -162,13 +169,13 @@ def render_cam(
         panels = decorate(drawn, importance, times[joints.frame_indices], colormap, normalize)
         return RenderedCam(
             explanation=result, panels=panels, importance=importance,
-            figure=joints_time_figure(joints.importance, joints.names, info), video=write_video(out, panels, fps=8.0),
+            figure=joints_time_figure(joints.importance, joints.names, info), source=video,
         )  # fmt: skip
     style = Style(result.clip, result.frame_cam(), result.crop, caption, importance, times, normalize, alpha, colormap)
     panels = style.panels()
     return RenderedCam(
         explanation=result, panels=panels, importance=importance, figure=importance_figure(importance, info),
-        video=write_video(out, panels, fps=8.0), style=style,
+        source=video, style=style,
     )  # fmt: skip
 
 
@@ -228,7 +235,7 @@ def build(store: ModelStore, page: Page, tab: gr.Tab) -> None:
         summary = f"`{store.resolve(checkpoint).name}` · {rendered.summary()}"
         stored = {"panels": rendered.panels, "style": rendered.style}
         return (
-            frame_files(rendered.panels), importance, summary, rendered.figure, str(rendered.video),
+            frame_files(rendered.panels), importance, summary, rendered.figure, str(rendered.save_mp4()),
             store.frames.put(stored, replaces=previous), slider, image_file(rendered.panels[0]),
         )  # fmt: skip
 

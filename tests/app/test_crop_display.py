@@ -60,4 +60,4 @@ def test_cam_panels_are_the_full_frame_with_the_crop(tmp_path, tiny_model):
     height = max(MIN_HEIGHT, clip.shape[1])
     width = 2 * round(clip.shape[2] * height / clip.shape[1]) + GAP
     assert rendered.panels.shape == (4, height + LEGEND_HEIGHT, width, 3)  # the legend strip under each panel
-    assert rendered.video.is_file() and len(rendered.importance) == 4
+    assert rendered.save_mp4().is_file() and len(rendered.importance) == 4

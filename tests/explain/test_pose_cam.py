@@ -161,7 +161,7 @@ def test_the_cam_tab_shows_skeleton_panels_and_the_joints_chart_for_a_pose_check
     assert rendered.panels.shape[:2] == (FRAMES, MIN_HEIGHT + LEGEND_HEIGHT) and len(rendered.importance) == FRAMES
     (axes, _colourbar) = rendered.figure.axes
     assert [label.get_text() for label in axes.get_yticklabels()] == list(COCO_KEYPOINTS)
-    assert probe(rendered.video).frames == FRAMES
+    assert probe(rendered.save_mp4()).frames == FRAMES
     assert "most important:" in rendered.summary()
 
     # The tab's own handlers, as the page calls them: the labels follow the checkpoint, the outputs are the panels.
