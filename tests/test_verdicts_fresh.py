@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from exercise_rec.data.dataset import ExerciseVideoDataset
-from exercise_rec.data.synthetic import generate_dataset
+from exercise_rec.data.synthetic import Layout, SynthConfig, generate_dataset
 from exercise_rec.inference import DEFAULT_CHECKPOINT, Predictor
 from exercise_rec.trust import summarize_verdicts
 
@@ -38,3 +38,17 @@ def test_verdicts_take_few_right_answers_away(fresh_set: Path) -> None:
         result = predictor.predict(item.path)
         lost += result.label == predictor.class_names[item.label] and result.verdict in ("uncertain", "no_person")
     assert lost <= 0.05 * len(items), f"{lost} of {len(items)} right answers became uncertain or no_person"
+
+
+def test_default_predictor_names_people_filmed_from_behind_by_a_rolled_camera(tmp_path: Path) -> None:
+    """One clip per class filmed from behind (yaw 120-180 deg) by a camera rolled up to 25 deg, a
+    seed never trained on. Measured: 16 of 17 labels right (round 4's file, trained on one view
+    per class: 13 of 17)."""
+    root = generate_dataset(
+        tmp_path / "behind", 1, seed=FRESH_SEED, config=SynthConfig(layout=Layout(yaw=(120, 180), roll=25))
+    )
+    predictor = Predictor.from_checkpoint(DEFAULT_CHECKPOINT, device="cpu", person_check=True)
+    items = ExerciseVideoDataset(root, None, predictor.meta.clip_len).items
+    wrong = {item.path.name: predictor.predict(item.path).label for item in items}
+    wrong = {name: label for name, label in wrong.items() if label != name.rsplit("_", 1)[0]}
+    assert len(wrong) <= 2, wrong
