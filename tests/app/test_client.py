@@ -284,7 +284,7 @@ def test_predict_on_a_long_recording_leads_with_its_segments(client):
     what = [row[1] for row in rows]
     assert what[0] == "no_exercise" and what[-1] == "no_exercise"  # walk in, walk off
     assert "shoulder_press" in what and "side_bend" in what and what.index("shoulder_press") < what.index("side_bend")
-    assert rows[0][0] == "| 0–3 s" and rows[-1][0].endswith("–24 s")  # the segments tile the video
+    assert rows[0][0].startswith("| 0–") and rows[-1][0].endswith("–24 s")  # the segments tile the video
 
 
 def test_a_result_for_an_older_request_of_the_session_is_dropped():
