@@ -40,14 +40,19 @@ class SynthError(ExerciseRecError, ValueError):
     """A generator setting or output location that cannot work."""
 
 
-def _pair(name: str, value: tuple[float, float], low: float, high: float) -> tuple[float, float]:
-    """``value`` as a (min, max) float pair with low < min <= max <= high, else SynthError."""
+def _pair(
+    name: str, value: tuple[float, float], low: float, high: float, *, low_allowed: bool = False
+) -> tuple[float, float]:
+    """``value`` as a (min, max) float pair with low < min <= max <= high (``low_allowed``: low <= min),
+    else SynthError."""
     try:
         lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
         raise SynthError(f"Layout.{name} must be a (min, max) pair, got {value!r}") from None
-    if not low < lo <= hi <= high:
-        raise SynthError(f"Layout.{name} must satisfy {low:g} < min <= max <= {high:g}, got {value!r}")
+    above = low <= lo if low_allowed else low < lo
+    if not (above and lo <= hi <= high):
+        bound = "<=" if low_allowed else "<"
+        raise SynthError(f"Layout.{name} must satisfy {low:g} {bound} min <= max <= {high:g}, got {value!r}")
     return lo, hi
 
 
@@ -92,13 +97,7 @@ class Layout:
         if not 0 < self.pelvis_reach <= 0.5:
             raise SynthError(f"Layout.pelvis_reach must be in (0, 0.5], got {self.pelvis_reach!r}")
         if self.yaw is not None:
-            try:
-                low, high = (float(v) for v in self.yaw)
-            except (TypeError, ValueError):
-                raise SynthError(f"Layout.yaw must be a (min, max) pair of degrees, got {self.yaw!r}") from None
-            if not 0 <= low <= high <= 180:
-                raise SynthError(f"Layout.yaw must satisfy 0 <= min <= max <= 180 degrees, got {self.yaw!r}")
-            object.__setattr__(self, "yaw", (low, high))
+            object.__setattr__(self, "yaw", _pair("yaw", self.yaw, 0.0, 180.0, low_allowed=True))
         if not 0 <= self.roll <= 90:
             raise SynthError(f"Layout.roll is the largest camera roll in degrees, 0-90, got {self.roll!r}")
         try:
