@@ -136,7 +136,14 @@ BUDGET_MB = 256  # AppConfig's default frame budget
 # The frame budget plus Gradio's own state per session (about 0.3 MB each: it copies the page's
 # config per session) and allocator slack. Without the budget the same run grew by about 1.4 GB.
 MAX_GROWTH_MB = BUDGET_MB + 150
-MAX_LATE_GROWTH_MB = 80  # over the last 100 sessions, when the budget is long full
+# Over the last 100 sessions, when the budget is long full. Gradio's per-session state is about
+# 30 MB of it (tracemalloc: 0.3 MB a session). The rest is glibc heap layout: its mmap threshold
+# rises after the first multi-MB free, so evicted frames leave partly used pages behind that
+# malloc_trim cannot return. Same run, same code: +43 MB here, +84 MB on the CI machine (after a
+# 3 GB suite in the same process); +31 MB with the threshold pinned (MALLOC_MMAP_THRESHOLD_=1 MiB,
+# which costs 30% on predict latency, so the app does not pin it). Frames kept past the budget
+# would add about 7 MB a session: 700 MB here.
+MAX_LATE_GROWTH_MB = 150
 
 
 @pytest.mark.heavy
