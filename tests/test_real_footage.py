@@ -42,8 +42,8 @@ def test_no_exercise_is_invented_on_clips_without_one(checkpoint: str, clip: str
 # `uncertain` on all four, sit_up 43%, 66%, 36% and no_exercise 67% on cam04. high_temporal
 # (round 4): side_bend (80%) on cam03 and `uncertain` on the other three. The pose stream
 # (mobilenet_v2_3d_pose.pt, all round): side_bend 86% (`exercise`) on cam01, 57% and 57%
-# (`uncertain`), sit_up 26% (`uncertain`) on cam04 (filmed from high up and behind, the camera
-# rolled). No file gives one verdict and one label.
+# (`uncertain`), sit_up 26% (`uncertain`) on cam04 (filmed from behind, the camera rolled by
+# about 24 degrees; all four look down 18-25 degrees). No file gives one verdict and one label.
 VIEWS_DIFFER = pytest.mark.xfail(strict=True, reason="the four views get different labels (standard: sit_up x3 and "
                                  "no_exercise, all `uncertain`) or labels and verdicts (pose stream: side_bend x3 and "
                                  "sit_up, `exercise` on one view; high_temporal: exercise on one view, uncertain on three)")
