@@ -122,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="largest camera roll in degrees, either way (default 4; a tilted phone or wall camera: 20-25)",
     )
+    p.add_argument(
+        "--elevation",
+        nargs=2,
+        type=float,
+        metavar=("MIN", "MAX"),
+        default=None,
+        help="range of degrees the camera looks down, drawn per video (default: the appearance's, 0-15 for 'train', "
+        "20-35 for 'shifted'; a wall or tripod camera above head height: 15-30). Ranges above 20 overlap the "
+        "held-out look's camera",
+    )
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     return p
 
@@ -144,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         layout = replace(layout, yaw=tuple(args.yaw) if args.yaw is not None else (0.0, 90.0))
     if args.roll is not None:
         layout = replace(layout, roll=args.roll)
+    if args.elevation is not None:
+        appearance = replace(appearance, elevation=tuple(args.elevation))
     if args.person_scale is not None:  # an explicit size wins over the appearance domain's camera distance
         layout = replace(layout, person_scale=args.person_scale)
         appearance = replace(appearance, person_scale=None)

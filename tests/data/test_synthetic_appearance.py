@@ -299,6 +299,10 @@ def test_cli_appearance_flag_reaches_the_config(monkeypatch: pytest.MonkeyPatch,
     assert seen[2].appearance == SHIFTED and seen[2].layout == Layout.small_off_centre()
     assert seen[3].appearance == replace(SHIFTED, person_scale=None)  # an explicit size wins
     assert seen[3].appearance.scale_range(seen[3].layout) == (0.6, 0.9)
+    assert synth_main([*base, "--elevation", "0", "30"]) == 0  # a higher camera, everything else the usual look
+    assert synth_main([*base, "--appearance", "shifted", "--elevation", "5", "5"]) == 0
+    assert seen[4].appearance == replace(TRAIN, elevation=(0, 30))
+    assert seen[5].appearance == replace(SHIFTED, elevation=(5, 5))
     capsys.readouterr()
     try:
         code = synth_main([*base, "--appearance", "night"])

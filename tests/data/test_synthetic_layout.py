@@ -248,7 +248,8 @@ def test_cli_layout_flags_reach_the_config(monkeypatch: pytest.MonkeyPatch, tmp_
 @pytest.mark.parametrize(
     "args",
     [["--person-scale", "0.5"], ["--person-scale", "0.6,0.2"], ["--person-scale", "0,1"], ["--layout", "tiny"],
-     ["--yaw", "0", "200"], ["--roll", "-3"], ["--any-view", "--yaw", "0", "10"]],
+     ["--yaw", "0", "200"], ["--roll", "-3"], ["--any-view", "--yaw", "0", "10"], ["--elevation", "30", "10"],
+     ["--elevation", "0", "95"]],
 )
 def test_cli_bad_layout_flags_are_one_line_and_exit_2(tmp_path: Path, capsys, args) -> None:
     try:
