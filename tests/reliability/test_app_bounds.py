@@ -139,10 +139,10 @@ MAX_GROWTH_MB = BUDGET_MB + 150
 # Over the last 100 sessions, when the budget is long full. Gradio's per-session state is about
 # 30 MB of it (tracemalloc: 0.3 MB a session). The rest is glibc heap layout: its mmap threshold
 # rises after the first multi-MB free, so evicted frames leave partly used pages behind that
-# malloc_trim cannot return. Same run, same code: +43 MB here, +84 MB on the CI machine (after a
+# malloc_trim cannot return. Same run, same code: +43 MB on a 2-core dev machine, +84 MB in CI (after a
 # 3 GB suite in the same process); +31 MB with the threshold pinned (MALLOC_MMAP_THRESHOLD_=1 MiB,
 # which costs 30% on predict latency, so the app does not pin it). Frames kept past the budget
-# would add about 7 MB a session: 700 MB here.
+# would add about 7 MB a session: about 700 MB over these 100 sessions.
 MAX_LATE_GROWTH_MB = 150
 
 
